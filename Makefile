@@ -1,0 +1,76 @@
+# peerkeeper: targets a newcomer can guess. Every target sets up what it needs from the repo's files.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell PYENV_VERSION=3.13.0 command -v python3.13 >/dev/null 2>&1 && echo "env PYENV_VERSION=3.13.0 python3.13" || echo python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SAM_VENV := .tools/sam
+CHECKOV_VENV := .tools/checkov
+SAM := $(SAM_VENV)/bin/sam
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+
+.PHONY: help demo test lint typecheck unit validate build deploy invoke bench bench-smoke checkov stackset-template clean
+
+help:
+	@echo "make demo      run the seed lab end to end on an embedded AWS emulator"
+	@echo "make test      lint, type check and every test (sets up .venv)"
+	@echo "make validate  sam validate --lint, cfn-lint and checkov on template.yaml"
+	@echo "make build     sam build (python3.13, arm64)"
+	@echo "make deploy    sam deploy (CONFIG_ENV=default|dev|prod)"
+	@echo "make bench     benchmarks (writes benchmarks/results/*.json)"
+
+$(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/peerkeeper demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(VENV)/bin/pytest
+
+$(SAM): tools/requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-sam.txt
+	touch $(SAM)
+
+$(CHECKOV): tools/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+	touch $(CHECKOV)
+
+validate: $(SAM) $(CHECKOV)
+	$(SAM) validate --lint --region us-east-1
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV) --quiet --compact -f template.yaml --framework cloudformation
+
+build: $(SAM)
+	$(SAM) build
+
+CONFIG_ENV ?= default
+deploy: build
+	$(SAM) deploy --config-env $(CONFIG_ENV)
+
+FUNCTION ?= RepairRoutesFunction
+EVENT ?= events/repair_routes__DeleteRoute.json
+invoke: build
+	$(SAM) local invoke $(FUNCTION) -e $(EVENT)
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

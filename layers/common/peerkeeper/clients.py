@@ -1,0 +1,85 @@
+"""boto3 clients, made on first use and cached per (service, region).
+
+Never at import time: moto must be able to intercept, and a handler must not pay for a client it
+does not use. The retry mode is botocore's (standard by default, adaptive selectable): no
+hand-written sleep loops anywhere in peerkeeper.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from peerkeeper.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_elb import ElasticLoadBalancingClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_sts import STSClient
+
+
+class Clients:
+    """A client factory bound to one session (default credentials, a profile, or assumed-role keys)."""
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        *,
+        retry_mode: str = "standard",
+        max_attempts: int = 5,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self._session = session
+        self._endpoint_url = endpoint_url
+        self._config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts})  # type: ignore[arg-type]
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def session(self) -> boto3.Session:
+        if self._session is None:
+            self._session = boto3.Session()
+        return self._session
+
+    def _client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = self.session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=region,
+                    config=self._config,
+                    endpoint_url=self._endpoint_url,
+                )
+            return self._cache[key]
+
+    def ec2(self, region: str) -> EC2Client:
+        return self._client("ec2", region)  # type: ignore[no-any-return]
+
+    def elbv2(self, region: str) -> ElasticLoadBalancingv2Client:
+        return self._client("elbv2", region)  # type: ignore[no-any-return]
+
+    def elb(self, region: str) -> ElasticLoadBalancingClient:
+        return self._client("elb", region)  # type: ignore[no-any-return]
+
+    def route53(self) -> Route53Client:
+        return self._client("route53", "us-east-1")  # type: ignore[no-any-return]
+
+    def sts(self, region: str) -> STSClient:
+        return self._client("sts", region)  # type: ignore[no-any-return]
+
+    def account_id(self, region: str) -> str:
+        return self.sts(region).get_caller_identity()["Account"]
+
+
+@lru_cache(maxsize=1)
+def default_clients() -> Clients:
+    """The Lambda process's clients: default credentials, retry mode from the settings."""
+    settings = get_settings()
+    return Clients(retry_mode=settings.retry_mode, max_attempts=settings.max_attempts)

@@ -1,0 +1,37 @@
+"""What every ``lambda_handler`` does: event -> scope, settings, reconcile, summary.
+
+Terminal situations (unknown event, failed call recorded by CloudTrail, resource gone, request
+refused) return normally so EventBridge does not retry them; a retryable failure raises after the
+whole plan ran, so the event is retried and finally lands in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from peerkeeper.clients import default_clients
+from peerkeeper.events import scope_from_event
+from peerkeeper.observability import logger
+from peerkeeper.reconcile import Pacer
+from peerkeeper.service import account_from_context, env_for, reconcile
+from peerkeeper.settings import get_settings
+
+
+def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: bool = False) -> dict[str, Any]:
+    settings = get_settings()
+    scope = scope_from_event(event, settings.region)
+    logger.append_keys(event_name=scope.event_name or None, scope=scope.to_dict())
+    if scope.empty and not whole_region:
+        logger.info("event ignored", extra={"reason": scope.ignored_reason})
+        return {"mode": settings.mode, "actions": [], "ignored": scope.ignored_reason}
+    env = env_for(settings, default_clients(), account_from_context(context) or scope.account)
+    pacer = Pacer(settings.mutation_rate, settings.mutation_burst)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    time_left = (lambda: remaining() / 1000) if callable(remaining) else None
+    report = reconcile(env, scope, concerns, pacer=pacer, time_left=time_left)
+    report.emit_metrics()
+    summary = report.to_dict()
+    logger.info("reconciled", extra={"summary": summary})
+    report.raise_if_failed()
+    return summary

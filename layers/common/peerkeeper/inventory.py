@@ -1,0 +1,237 @@
+"""Observe: batched, filtered, paginated describes, parsed into :mod:`peerkeeper.model` values.
+
+An :class:`Inventory` serves every concern of one invocation and remembers what it read, so no
+resource is described twice. Event handlers ask for the few resources an event names (one filtered
+call per resource kind and region); the sweep calls :meth:`Inventory.load_region` first, which reads
+each kind once for the whole region, after which every lookup is answered from memory.
+
+Filters are also applied client-side: moto ignores ``DescribeVpcPeeringConnections`` filters, and a
+second check costs nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import Any
+
+from peerkeeper.clients import Clients
+from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored
+
+_FILTER_CHUNK = 200  # values per EC2 filter
+_ROUTE_TARGET_KEYS = (
+    "VpcPeeringConnectionId",
+    "GatewayId",
+    "NatGatewayId",
+    "TransitGatewayId",
+    "NetworkInterfaceId",
+    "InstanceId",
+    "LocalGatewayId",
+    "CarrierGatewayId",
+    "EgressOnlyInternetGatewayId",
+    "CoreNetworkArn",
+)
+
+
+def normalise_cidr(cidr: str) -> str:
+    try:
+        return ipaddress.ip_network(cidr, strict=False).compressed
+    except ValueError:
+        return cidr
+
+
+def _chunks(values: Collection[str]) -> Iterator[list[str]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), _FILTER_CHUNK):
+        yield ordered[start : start + _FILTER_CHUNK]
+
+
+def parse_vpc(item: Mapping[str, Any], region: str) -> Vpc:
+    cidrs = [
+        assoc["CidrBlock"]
+        for assoc in item.get("CidrBlockAssociationSet") or ()
+        if (assoc.get("CidrBlockState") or {}).get("State", "associated") == "associated"
+    ] or ([item["CidrBlock"]] if item.get("CidrBlock") else [])
+    ipv6 = [
+        assoc["Ipv6CidrBlock"]
+        for assoc in item.get("Ipv6CidrBlockAssociationSet") or ()
+        if (assoc.get("Ipv6CidrBlockState") or {}).get("State", "associated") == "associated"
+        and assoc.get("Ipv6CidrBlock")
+    ]
+    return Vpc(
+        id=item["VpcId"],
+        owner_id=item.get("OwnerId", ""),
+        region=region,
+        cidrs=tuple(normalise_cidr(c) for c in cidrs),
+        ipv6_cidrs=tuple(normalise_cidr(c) for c in ipv6),
+        ignored=is_ignored(item.get("Tags")),
+    )
+
+
+def _parse_route(item: Mapping[str, Any]) -> Route | None:
+    destination = item.get("DestinationCidrBlock") or item.get("DestinationIpv6CidrBlock")
+    if not destination:
+        return None  # prefix-list routes are not ours to judge
+    target = next((str(item[key]) for key in _ROUTE_TARGET_KEYS if item.get(key)), "")
+    return Route(destination=normalise_cidr(destination), target=target, state=item.get("State", "active"))
+
+
+def parse_route_table(item: Mapping[str, Any], region: str) -> RouteTable:
+    routes = tuple(route for route in map(_parse_route, item.get("Routes") or ()) if route is not None)
+    return RouteTable(
+        id=item["RouteTableId"],
+        vpc_id=item.get("VpcId", ""),
+        region=region,
+        routes=routes,
+        ignored=is_ignored(item.get("Tags")),
+    )
+
+
+def _parse_side(info: Mapping[str, Any], region: str) -> PeeringSide:
+    cidrs = [c["CidrBlock"] for c in info.get("CidrBlockSet") or () if c.get("CidrBlock")]
+    if not cidrs and info.get("CidrBlock"):
+        cidrs = [info["CidrBlock"]]
+    ipv6 = [c["Ipv6CidrBlock"] for c in info.get("Ipv6CidrBlockSet") or () if c.get("Ipv6CidrBlock")]
+    return PeeringSide(
+        owner_id=info.get("OwnerId", ""),
+        vpc_id=info.get("VpcId", ""),
+        region=info.get("Region") or region,
+        cidrs=tuple(normalise_cidr(c) for c in cidrs),
+        ipv6_cidrs=tuple(normalise_cidr(c) for c in ipv6),
+    )
+
+
+def parse_peering(item: Mapping[str, Any], region: str) -> Peering:
+    return Peering(
+        id=item["VpcPeeringConnectionId"],
+        status=(item.get("Status") or {}).get("Code", ""),
+        requester=_parse_side(item.get("RequesterVpcInfo") or {}, region),
+        accepter=_parse_side(item.get("AccepterVpcInfo") or {}, region),
+        ignored=is_ignored(item.get("Tags")),
+    )
+
+
+class Inventory:
+    """What one invocation has read, per region. Lookups read AWS only for what is not known yet."""
+
+    def __init__(self, clients: Clients, account_id: str) -> None:
+        self.clients = clients
+        self.account_id = account_id
+        self._vpcs: dict[str, dict[str, Vpc]] = {}
+        self._tables: dict[str, dict[str, RouteTable]] = {}
+        self._peerings: dict[str, dict[str, Peering]] = {}
+        self._complete: set[tuple[str, str]] = set()  # (kind, region) read in full
+        self._asked: dict[tuple[str, str], set[str]] = {}  # (filter, region) -> values already asked
+        self._peering_queries: set[tuple[str, frozenset[str], frozenset[str]]] = set()
+
+    # -- whole region -------------------------------------------------------------------------
+    def load_region(self, region: str, kinds: Iterable[str] = ("vpcs", "route_tables", "peerings")) -> None:
+        """Read each kind once for the whole region (the sweep's bulk observe)."""
+        ec2 = self.clients.ec2(region)
+        if "vpcs" in kinds and ("vpcs", region) not in self._complete:
+            self._store_vpcs(region, self._pages(ec2, "describe_vpcs", "Vpcs", []))
+            self._complete.add(("vpcs", region))
+        if "route_tables" in kinds and ("route_tables", region) not in self._complete:
+            self._store_tables(region, self._pages(ec2, "describe_route_tables", "RouteTables", []))
+            self._complete.add(("route_tables", region))
+        if "peerings" in kinds and ("peerings", region) not in self._complete:
+            items = self._pages(ec2, "describe_vpc_peering_connections", "VpcPeeringConnections", [])
+            self._store_peerings(region, items)
+            self._complete.add(("peerings", region))
+
+    # -- lookups ------------------------------------------------------------------------------
+    def vpcs(self, region: str, ids: Collection[str]) -> dict[str, Vpc]:
+        """The named VPCs of ``region`` that exist (absent ids are gone or not visible)."""
+        known = self._vpcs.setdefault(region, {})
+        missing = set(ids) - set(known)
+        if missing and ("vpcs", region) not in self._complete:
+            ec2 = self.clients.ec2(region)
+            for chunk in _chunks(missing):
+                filters = [{"Name": "vpc-id", "Values": chunk}]
+                self._store_vpcs(region, self._pages(ec2, "describe_vpcs", "Vpcs", filters))
+            known = self._vpcs[region]
+        return {vpc_id: known[vpc_id] for vpc_id in ids if vpc_id in known}
+
+    def all_vpcs(self, region: str) -> list[Vpc]:
+        self.load_region(region, kinds=("vpcs",))
+        return list(self._vpcs.get(region, {}).values())
+
+    def route_tables(
+        self, region: str, *, vpc_ids: Collection[str] = (), table_ids: Collection[str] = ()
+    ) -> list[RouteTable]:
+        """Route tables of the named VPCs, plus the named tables."""
+        if ("route_tables", region) not in self._complete:
+            ec2 = self.clients.ec2(region)
+            for name, values in (("vpc-id", vpc_ids), ("route-table-id", table_ids)):
+                asked = self._asked.setdefault((name, region), set())
+                todo = set(values) - asked
+                asked.update(todo)
+                for chunk in _chunks(todo):
+                    filters = [{"Name": name, "Values": chunk}]
+                    self._store_tables(region, self._pages(ec2, "describe_route_tables", "RouteTables", filters))
+        wanted_vpcs, wanted_tables = set(vpc_ids), set(table_ids)
+        return [
+            table
+            for table in self._tables.get(region, {}).values()
+            if table.vpc_id in wanted_vpcs or table.id in wanted_tables
+        ]
+
+    def peerings(
+        self,
+        region: str,
+        *,
+        ids: Collection[str] = (),
+        statuses: Collection[str] = (),
+        vpc_ids: Collection[str] = (),
+    ) -> list[Peering]:
+        """Peering connections visible in ``region``: by id, or all with one of ``statuses``.
+
+        ``vpc_ids`` narrows the result to connections touching those VPCs (client-side).
+        """
+        query = (region, frozenset(ids), frozenset(statuses))
+        if ("peerings", region) not in self._complete and query not in self._peering_queries:
+            self._peering_queries.add(query)
+            filters: list[dict[str, Any]] = []
+            if ids:
+                filters.append({"Name": "vpc-peering-connection-id", "Values": sorted(ids)})
+            if statuses:
+                filters.append({"Name": "status-code", "Values": sorted(statuses)})
+            ec2 = self.clients.ec2(region)
+            items = self._pages(ec2, "describe_vpc_peering_connections", "VpcPeeringConnections", filters)
+            self._store_peerings(region, items)
+        found = self._peerings.get(region, {}).values()
+        return [
+            peering
+            for peering in found
+            if (not ids or peering.id in ids)
+            and (not statuses or peering.status in statuses)
+            and (not vpc_ids or {peering.requester.vpc_id, peering.accepter.vpc_id} & set(vpc_ids))
+        ]
+
+    # -- internals ----------------------------------------------------------------------------
+    @staticmethod
+    def _pages(client: Any, operation: str, key: str, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        paginator = client.get_paginator(operation)
+        kwargs: dict[str, Any] = {"Filters": filters} if filters else {}
+        return [item for page in paginator.paginate(**kwargs) for item in page.get(key, [])]
+
+    def _store_vpcs(self, region: str, items: Iterable[Mapping[str, Any]]) -> None:
+        store = self._vpcs.setdefault(region, {})
+        for item in items:
+            store[item["VpcId"]] = parse_vpc(item, region)
+
+    def _store_tables(self, region: str, items: Iterable[Mapping[str, Any]]) -> None:
+        store = self._tables.setdefault(region, {})
+        for item in items:
+            store[item["RouteTableId"]] = parse_route_table(item, region)
+
+    def _store_peerings(self, region: str, items: Iterable[Mapping[str, Any]]) -> None:
+        store = self._peerings.setdefault(region, {})
+        for item in items:
+            store[item["VpcPeeringConnectionId"]] = parse_peering(item, region)
+
+    def forget_peerings(self, region: str) -> None:
+        """Drop what is known of the region's peering connections (after accepting some)."""
+        self._peerings.pop(region, None)
+        self._complete.discard(("peerings", region))
+        self._peering_queries = {query for query in self._peering_queries if query[0] != region}

@@ -1,0 +1,242 @@
+"""The one plan/apply path shared by every handler, the sweep and the CLI.
+
+``observe`` and ``plan`` live in the concern modules; this module applies a plan: one call per
+action, paced, with the outcome of each classified as
+
+- ``planned``   dry-run: nothing was called;
+- ``done``      the call succeeded;
+- ``converged`` the call said it was already done (``RouteAlreadyExists`` and friends);
+- ``terminal``  the resource vanished or changed state under us: logged, not retried;
+- ``failed``    anything else (throttling past botocore's retries, access denied, 5xx): the rest
+                of the plan still runs, then the invocation fails so the event is retried;
+- ``skipped``   the deadline came first: the next run carries on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from peerkeeper.clients import Clients
+from peerkeeper.inventory import Inventory
+from peerkeeper.model import Action, Finding, Plan
+from peerkeeper.observability import OUTCOME_METRICS, logger, metrics
+from peerkeeper.settings import Settings
+
+Executor = Callable[[Clients, Action], None]
+
+PLANNED, DONE, CONVERGED, TERMINAL, FAILED, SKIPPED = "planned", "done", "converged", "terminal", "failed", "skipped"
+
+# Codes that mean "already so": the action's goal holds.
+CONVERGED_CODES: Mapping[str, frozenset[str]] = {
+    "create-route": frozenset({"RouteAlreadyExists"}),
+    "create-flow-logs": frozenset({"FlowLogAlreadyExists"}),
+}
+# Codes that mean the resource is gone or moved on: retrying cannot help.
+TERMINAL_CODES = frozenset(
+    {
+        "InvalidRouteTableID.NotFound",
+        "InvalidVpcPeeringConnectionID.NotFound",
+        "InvalidVpcPeeringConnectionId.NotFound",
+        "InvalidVpcID.NotFound",
+        "InvalidStateTransition",
+        "OperationNotPermitted",
+        "InvalidRoute.NotFound",
+        "LoadBalancerNotFound",
+        "NoSuchHostedZone",
+        "InvalidChangeBatch",
+    }
+)
+
+
+class ReconcileError(RuntimeError):
+    """Raised after the whole plan ran when some action failed for a retryable reason."""
+
+
+@dataclass(frozen=True)
+class Env:
+    """Everything a reconcile needs: validated settings, clients, the account, and what was observed."""
+
+    settings: Settings
+    clients: Clients
+    account_id: str
+    inventory: Inventory
+
+    @classmethod
+    def create(cls, settings: Settings, clients: Clients, account_id: str) -> Env:
+        return cls(settings, clients, account_id, Inventory(clients, account_id))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    status: str
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {**self.action.to_dict(), "outcome": self.status}
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+class Pacer:
+    """Token bucket for mutating calls (EC2: burst 50, refill 5/s, shared with everyone)."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self._clock, self._sleep = clock, sleep
+        self._tokens, self._last = float(burst), clock()
+
+    def acquire(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens < 1:
+            wait = (1 - self._tokens) / self.rate
+            self._sleep(wait)
+            self._last = self._clock()
+            self._tokens = 1.0
+        self._tokens -= 1
+
+
+def classify(error: Exception, action: Action) -> tuple[str, str]:
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        message = f"{code}: {error.response.get('Error', {}).get('Message', '')}"
+        if code in CONVERGED_CODES.get(action.kind, ()):
+            return CONVERGED, message
+        if code in TERMINAL_CODES or code.endswith(".NotFound"):
+            return TERMINAL, message
+        return FAILED, message
+    return FAILED, f"{type(error).__name__}: {error}"
+
+
+def execute(
+    actions: Sequence[Action],
+    clients: Clients,
+    executors: Mapping[str, Executor],
+    *,
+    dry_run: bool,
+    pacer: Pacer | None = None,
+    time_left: Callable[[], float] | None = None,
+    reserve_seconds: float = 10.0,
+) -> list[Outcome]:
+    """Apply ``actions`` in order; never stops early except for the deadline."""
+    outcomes: list[Outcome] = []
+    for action in actions:
+        if dry_run:
+            outcomes.append(Outcome(action, PLANNED))
+            continue
+        if time_left is not None and time_left() < reserve_seconds:
+            outcomes.append(Outcome(action, SKIPPED, "deadline"))
+            continue
+        if pacer is not None:
+            pacer.acquire()
+        try:
+            executors[action.kind](clients, action)
+        except (ClientError, BotoCoreError) as error:
+            status, message = classify(error, action)
+            outcomes.append(Outcome(action, status, message))
+        else:
+            outcomes.append(Outcome(action, DONE))
+        _log(outcomes[-1])
+    return outcomes
+
+
+def _log(outcome: Outcome) -> None:
+    extra = {**outcome.action.to_dict(), "outcome": outcome.status, "error": outcome.error}
+    if outcome.status == FAILED:
+        logger.error("action failed", extra=extra)
+    elif outcome.status == TERMINAL:
+        logger.warning("action terminal", extra=extra)
+    else:
+        logger.info("action applied", extra=extra)
+
+
+@dataclass
+class Report:
+    """A JSON-friendly account of one reconcile: the plans, and what applying them did."""
+
+    mode: str
+    plans: list[Plan] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    scope: Mapping[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # retryable failures outside any action
+
+    def add(self, plan: Plan, outcomes: Iterable[Outcome]) -> None:
+        self.plans.append(plan)
+        self.outcomes.extend(outcomes)
+
+    def merge(self, other: Report) -> None:
+        self.plans.extend(other.plans)
+        self.outcomes.extend(other.outcomes)
+
+    @property
+    def refused(self) -> list[Finding]:
+        return [finding for plan in self.plans for finding in plan.refused]
+
+    @property
+    def conflicts(self) -> list[Finding]:
+        return [finding for plan in self.plans for finding in plan.conflicts]
+
+    @property
+    def problems(self) -> list[Finding]:
+        return [finding for plan in self.plans for finding in plan.problems]
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if outcome.status == FAILED]
+
+    def ids(self, kind: str, statuses: Iterable[str] = (DONE, CONVERGED, PLANNED)) -> set[str]:
+        wanted = set(statuses)
+        return {o.action.resource for o in self.outcomes if o.action.kind == kind and o.status in wanted}
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"mode": self.mode, "actions": [o.to_dict() for o in self.outcomes]}
+        if self.scope:
+            data["scope"] = dict(self.scope)
+        for key, findings in (("refused", self.refused), ("conflicts", self.conflicts), ("problems", self.problems)):
+            if findings:
+                data[key] = [finding.to_dict() for finding in findings]
+        skipped = [o for o in self.outcomes if o.status == SKIPPED]
+        if skipped:
+            data["remaining"] = len(skipped)
+        if self.failed or self.errors:
+            data["failed"] = len(self.failed) + len(self.errors)
+        if self.errors:
+            data["errors"] = list(self.errors)
+        return data
+
+    def emit_metrics(self) -> None:
+        """One metric per outcome (only handlers call this: Powertools flushes them as EMF)."""
+        for outcome in self.outcomes:
+            if outcome.status == DONE and (outcome.action.kind, DONE) in OUTCOME_METRICS:
+                metrics.add_metric(name=OUTCOME_METRICS[(outcome.action.kind, DONE)], unit="Count", value=1)
+            elif outcome.status == TERMINAL:
+                metrics.add_metric(name="TerminalError", unit="Count", value=1)
+            elif outcome.status == FAILED:
+                metrics.add_metric(name="ActionFailed", unit="Count", value=1)
+        for plan in self.plans:
+            if plan.refused:
+                metrics.add_metric(name="PeeringRefused", unit="Count", value=len(plan.refused))
+            if plan.conflicts:
+                name = "RecordConflict" if plan.concern == "dns" else "RouteConflict"
+                metrics.add_metric(name=name, unit="Count", value=len(plan.conflicts))
+        if not self.outcomes:
+            metrics.add_metric(name="NoChange", unit="Count", value=1)
+
+    def raise_if_failed(self) -> None:
+        failures = [f"{o.action.kind} {o.action.resource}: {o.error}" for o in self.failed] + self.errors
+        if failures:
+            raise ReconcileError(f"{len(failures)} failure(s), the event will be retried: {'; '.join(failures)}")

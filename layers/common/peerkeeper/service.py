@@ -1,0 +1,110 @@
+"""Reconcile a scope for a set of concerns: the path every handler, the sweep and the CLI share.
+
+observe -> pure plan -> apply (unless dry-run), one concern after the other. A concern that cannot
+be observed is reported and does not stop the others; the caller decides whether to raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from peerkeeper import peering, routes
+from peerkeeper.clients import Clients
+from peerkeeper.events import Scope
+from peerkeeper.model import Action, Finding, Plan
+from peerkeeper.observability import logger
+from peerkeeper.reconcile import Env, Executor, Pacer, Report, classify, execute
+from peerkeeper.settings import Settings
+
+
+@dataclass(frozen=True)
+class Concern:
+    name: str
+    plan_for: Callable[[Env, Scope], Plan]
+    executors: Mapping[str, Executor]
+
+
+CONCERNS: dict[str, Concern] = {
+    peering.CONCERN: Concern(peering.CONCERN, peering.plan_for, peering.EXECUTORS),
+    routes.CONCERN: Concern(routes.CONCERN, routes.plan_for, routes.EXECUTORS),
+}
+
+
+def register(concern: Concern) -> None:
+    CONCERNS[concern.name] = concern
+
+
+@dataclass
+class Run:
+    """One reconcile: the environment, pacing and deadline, and the report it fills."""
+
+    env: Env
+    pacer: Pacer | None = None
+    time_left: Callable[[], float] | None = None
+    report: Report = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.report = Report(mode=self.env.settings.mode)
+
+    def apply(self, plan: Plan, executors: Mapping[str, Executor]) -> None:
+        outcomes = execute(
+            plan.actions,
+            self.env.clients,
+            executors,
+            dry_run=self.env.settings.dry_run,
+            pacer=self.pacer,
+            time_left=self.time_left,
+        )
+        self.report.add(plan, outcomes)
+
+    def observe_failed(self, concern: str, scope: Scope, error: Exception) -> None:
+        status, message = classify(error, _OBSERVE_ACTION)
+        logger.error("observe failed", extra={"concern": concern, "error": message, "retryable": status})
+        self.report.add(Plan(concern, problems=(Finding(concern, scope.region, f"observe failed: {message}"),)), [])
+        if status == "failed":
+            self.report.errors.append(f"{concern}: {message}")
+
+
+_OBSERVE_ACTION = Action("observe", "", "", "")
+
+
+def reconcile(
+    env: Env,
+    scope: Scope,
+    concerns: Sequence[str],
+    *,
+    pacer: Pacer | None = None,
+    time_left: Callable[[], float] | None = None,
+) -> Report:
+    run = Run(env, pacer, time_left)
+    run.report.scope = scope.to_dict()
+    if scope.empty:
+        logger.info("nothing to reconcile", extra={"reason": scope.ignored_reason, "event": scope.event_name})
+        return run.report
+    for name in concerns:
+        try:
+            if name == routes.CONCERN:
+                # Connections this run accepted (or would, in dry-run) are routed as if already active.
+                accepted = run.report.ids(peering.ACCEPT)
+                run.apply(routes.plan_for(env, scope, assume_active=accepted), routes.EXECUTORS)
+            else:
+                concern = CONCERNS[name]
+                run.apply(concern.plan_for(env, scope), concern.executors)
+        except (ClientError, BotoCoreError) as error:
+            run.observe_failed(name, scope, error)
+    return run.report
+
+
+def account_from_context(context: Any) -> str:
+    """The function's own account, from its ARN (no STS call needed)."""
+    arn = getattr(context, "invoked_function_arn", "") or ""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4].isdigit() else ""
+
+
+def env_for(settings: Settings, clients: Clients, account_id: str) -> Env:
+    return Env.create(settings, clients, account_id or clients.account_id(settings.region))

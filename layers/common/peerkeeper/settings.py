@@ -1,0 +1,183 @@
+"""Configuration: the one place that reads ``os.environ``.
+
+Every variable of the contract is parsed and validated once, when a function starts. A malformed
+value raises :class:`SettingsError` naming the variable and the bad value, so a misconfigured
+deployment fails loudly at init instead of acting on a half-understood policy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+ENFORCE = "enforce"
+DRY_RUN = "dry-run"
+MODES = (ENFORCE, DRY_RUN)
+TRAFFIC_TYPES = ("ALL", "ACCEPT", "REJECT")
+RETRY_MODES = ("standard", "adaptive")
+
+IGNORE_TAG_KEY = "peerkeeper:ignore"
+IGNORE_TAG_VALUE = "true"
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_VPC_RE = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_DNS_NAME_RE = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$")
+_LB_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
+_LOG_GROUP_RE = re.compile(r"^[\w\-/.#]{1,512}$")
+
+
+class SettingsError(ValueError):
+    """A configuration variable is malformed; the message names the variable and the value."""
+
+    def __init__(self, variable: str, value: str, expected: str) -> None:
+        super().__init__(f"{variable}={value!r} is invalid: expected {expected}")
+        self.variable = variable
+        self.value = value
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    """One ``record=load-balancer-name`` pair of ``DNS_RECORDS``."""
+
+    record: str
+    load_balancer: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    mode: str = ENFORCE
+    allowed_peer_accounts: frozenset[str] = frozenset()
+    allowed_peer_vpcs: frozenset[str] = frozenset()
+    reject_unlisted: bool = False
+    dns_records: tuple[DnsRecord, ...] = ()
+    dns_ttl: int = 300
+    flow_log_group: str = "flow-logs-group"
+    flow_log_role_arn: str | None = None
+    flow_log_traffic_type: str = "ALL"
+    retry_mode: str = "standard"
+    max_attempts: int = 5
+    mutation_burst: int = 50
+    mutation_rate: float = 5.0
+
+    @property
+    def dry_run(self) -> bool:
+        return self.mode == DRY_RUN
+
+    def role_arn_for(self, account_id: str) -> str:
+        """``FLOW_LOG_ROLE_ARN``, or the contract's default role in ``account_id``."""
+        return self.flow_log_role_arn or f"arn:aws:iam::{account_id}:role/flow-log-role"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        region = _get(env, "AWS_REGION") or _get(env, "AWS_DEFAULT_REGION")
+        if not region:
+            raise SettingsError("AWS_REGION", "", "the region the function runs in")
+        if not _REGION_RE.match(region):
+            raise SettingsError("AWS_REGION", region, "a region name such as us-east-1")
+        return cls(
+            region=region,
+            mode=_choice(env, "PEERKEEPER_MODE", MODES, ENFORCE),
+            allowed_peer_accounts=_id_list(env, "ALLOWED_PEER_ACCOUNTS", _ACCOUNT_RE, "12-digit account IDs"),
+            allowed_peer_vpcs=_id_list(env, "ALLOWED_PEER_VPCS", _VPC_RE, "VPC IDs (vpc-...)"),
+            reject_unlisted=_boolean(env, "REJECT_UNLISTED", default=False),
+            dns_records=_dns_records(env),
+            dns_ttl=_positive_int(env, "DNS_TTL", 300, maximum=2147483647),
+            flow_log_group=_matching(env, "FLOW_LOG_GROUP", _LOG_GROUP_RE, "a log group name") or "flow-logs-group",
+            flow_log_role_arn=_matching(env, "FLOW_LOG_ROLE_ARN", _ROLE_ARN_RE, "an IAM role ARN"),
+            flow_log_traffic_type=_choice(env, "FLOW_LOG_TRAFFIC_TYPE", TRAFFIC_TYPES, "ALL", upper=True),
+            retry_mode=_choice(env, "PEERKEEPER_RETRY_MODE", RETRY_MODES, "standard"),
+            max_attempts=_positive_int(env, "PEERKEEPER_MAX_ATTEMPTS", 5, maximum=20),
+            mutation_burst=_positive_int(env, "PEERKEEPER_MUTATION_BURST", 50, maximum=10000),
+            mutation_rate=_positive_float(env, "PEERKEEPER_MUTATION_RATE", 5.0),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, parsed on first use (function init) and cached for warm starts."""
+    return Settings.from_env()
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    return (env.get(name) or "").strip()
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str, *, upper: bool = False) -> str:
+    value = _get(env, name) or default
+    value = value.upper() if upper else value.lower()
+    if value not in allowed:
+        raise SettingsError(name, _get(env, name), " or ".join(allowed))
+    return value
+
+
+def _id_list(env: Mapping[str, str], name: str, pattern: re.Pattern[str], expected: str) -> frozenset[str]:
+    items = [item.strip() for item in _get(env, name).split(",") if item.strip()]
+    for item in items:
+        if not pattern.match(item):
+            raise SettingsError(name, item, f"comma-separated {expected}")
+    return frozenset(items)
+
+
+def _boolean(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = _get(env, name).lower()
+    if not value:
+        return default
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise SettingsError(name, _get(env, name), "true or false")
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int, *, maximum: int) -> int:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) <= maximum:
+        raise SettingsError(name, raw, f"a positive integer up to {maximum}")
+    return int(raw)
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(name, raw, "a positive number")
+    return value
+
+
+def _matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], expected: str) -> str | None:
+    raw = _get(env, name)
+    if not raw:
+        return None
+    if not pattern.match(raw):
+        raise SettingsError(name, raw, expected)
+    return raw
+
+
+def _dns_records(env: Mapping[str, str]) -> tuple[DnsRecord, ...]:
+    records: list[DnsRecord] = []
+    for pair in (p.strip() for p in _get(env, "DNS_RECORDS").split(",")):
+        if not pair:
+            continue
+        record, sep, load_balancer = (part.strip() for part in pair.partition("="))
+        if not sep or not record or not load_balancer:
+            raise SettingsError("DNS_RECORDS", pair, "record=load-balancer-name pairs")
+        if not _DNS_NAME_RE.match(record):
+            raise SettingsError("DNS_RECORDS", pair, "a DNS name before '='")
+        if not _LB_NAME_RE.match(load_balancer):
+            raise SettingsError("DNS_RECORDS", pair, "a load balancer name after '='")
+        records.append(DnsRecord(record.lower().rstrip("."), load_balancer))
+    return tuple(records)
