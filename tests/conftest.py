@@ -1,0 +1,77 @@
+"""Shared fixtures: a clean AWS (moto) per test, a fake Lambda context, events/ loading, a lab.
+
+Every test starts with the caches of settings and clients cleared, so nothing leaks between tests
+and moto intercepts every client (clients are created lazily, after ``mock_aws`` starts).
+Helpers live in ``tests/support.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from moto import mock_aws
+
+from peerkeeper.clients import default_clients
+from tests.support import (
+    BASE_ENV,
+    CONTRACT_VARS,
+    CallRecorder,
+    FakeContext,
+    Lab,
+    build_vpc,
+    clear_caches,
+    ec2_client,
+)
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in CONTRACT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in BASE_ENV.items():
+        monkeypatch.setenv(name, value)
+    clear_caches()
+    yield
+    clear_caches()
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set contract variables for this test (``configure(PEERKEEPER_MODE="dry-run")``)."""
+
+    def _configure(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        clear_caches()
+
+    return _configure
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        clear_caches()
+        yield
+    clear_caches()
+
+
+@pytest.fixture
+def lambda_context() -> FakeContext:
+    return FakeContext()
+
+
+@pytest.fixture
+def calls(aws: None) -> CallRecorder:
+    """Records the calls of peerkeeper's default clients (the ones handlers use)."""
+    recorder = CallRecorder()
+    default_clients().session.events.register("before-call", recorder)
+    return recorder
+
+
+@pytest.fixture
+def lab(aws: None) -> Lab:
+    ec2 = ec2_client()
+    web_vpc, web_tables, web_subnet = build_vpc(ec2, "10.0.0.0/16", "web-vpc")
+    api_vpc, api_tables, api_subnet = build_vpc(ec2, "10.1.0.0/16", "api-vpc")
+    return Lab(web_vpc, api_vpc, web_tables, api_tables, web_subnet, api_subnet)
