@@ -55,10 +55,11 @@ $(CHECKOV): tools/requirements-checkov.txt
 validate: $(SAM) $(CHECKOV)
 	$(SAM) validate --lint --region us-east-1
 	$(SAM_VENV)/bin/cfn-lint template.yaml
-	$(CHECKOV) --quiet --compact -f template.yaml --framework cloudformation
+	$(CHECKOV) --quiet --compact --skip-download -f template.yaml --framework cloudformation
 
+# sam build looks for python3.13 on PATH: the SAM venv's own interpreter is one.
 build: $(SAM)
-	$(SAM) build
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build
 
 CONFIG_ENV ?= default
 deploy: build

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from peerkeeper.clients import default_clients
-from peerkeeper.events import scope_from_event
-from peerkeeper.observability import logger
+from peerkeeper.events import Scope, scope_from_event
+from peerkeeper.observability import logger, metrics
 from peerkeeper.reconcile import Pacer
 from peerkeeper.service import account_from_context, env_for, reconcile
 from peerkeeper.settings import get_settings
@@ -21,9 +21,13 @@ from peerkeeper.settings import get_settings
 def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: bool = False) -> dict[str, Any]:
     settings = get_settings()
     scope = scope_from_event(event, settings.region)
+    if whole_region:
+        # The sweep reconciles its own region whatever started it (schedule, manual invoke, test event).
+        scope = Scope(settings.region, scope.account, scope.event_name or "sweep", whole_region=True)
     logger.append_keys(event_name=scope.event_name or None, scope=scope.to_dict())
     if scope.empty and not whole_region:
         logger.info("event ignored", extra={"reason": scope.ignored_reason})
+        metrics.add_metric(name="EventIgnored", unit="Count", value=1)
         return {"mode": settings.mode, "actions": [], "ignored": scope.ignored_reason}
     env = env_for(settings, default_clients(), account_from_context(context) or scope.account)
     pacer = Pacer(settings.mutation_rate, settings.mutation_burst)

@@ -18,6 +18,8 @@ from typing import Any
 from peerkeeper.clients import Clients
 from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored
 
+# A CIDR being associated is routable by the time its CloudTrail event arrives (seconds later).
+_LIVE_CIDR_STATES = ("associated", "associating")
 _FILTER_CHUNK = 200  # values per EC2 filter
 _ROUTE_TARGET_KEYS = (
     "VpcPeeringConnectionId",
@@ -50,12 +52,12 @@ def parse_vpc(item: Mapping[str, Any], region: str) -> Vpc:
     cidrs = [
         assoc["CidrBlock"]
         for assoc in item.get("CidrBlockAssociationSet") or ()
-        if (assoc.get("CidrBlockState") or {}).get("State", "associated") == "associated"
+        if (assoc.get("CidrBlockState") or {}).get("State", "associated") in _LIVE_CIDR_STATES
     ] or ([item["CidrBlock"]] if item.get("CidrBlock") else [])
     ipv6 = [
         assoc["Ipv6CidrBlock"]
         for assoc in item.get("Ipv6CidrBlockAssociationSet") or ()
-        if (assoc.get("Ipv6CidrBlockState") or {}).get("State", "associated") == "associated"
+        if (assoc.get("Ipv6CidrBlockState") or {}).get("State", "associated") in _LIVE_CIDR_STATES
         and assoc.get("Ipv6CidrBlock")
     ]
     return Vpc(

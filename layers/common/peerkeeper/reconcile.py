@@ -10,6 +10,11 @@ action, paced, with the outcome of each classified as
 - ``failed``    anything else (throttling past botocore's retries, access denied, 5xx): the rest
                 of the plan still runs, then the invocation fails so the event is retried;
 - ``skipped``   the deadline came first: the next run carries on.
+
+A batch call (CreateFlowLogs takes up to 1,000 resources) can succeed for some resources and fail
+for others without raising. Its executor returns one :class:`ResourceResult` per resource; each is
+classified like a whole call's error, and the action's outcome is the worst of them (failed,
+terminal, done, converged), so one retryable failure in a batch still makes the invocation fail.
 """
 
 from __future__ import annotations
@@ -27,7 +32,19 @@ from peerkeeper.model import Action, Finding, Plan
 from peerkeeper.observability import OUTCOME_METRICS, logger, metrics
 from peerkeeper.settings import Settings
 
-Executor = Callable[[Clients, Action], None]
+
+@dataclass(frozen=True)
+class ResourceResult:
+    """How a batch call went for one of its resources; an empty ``code`` means it succeeded."""
+
+    resource: str
+    code: str = ""
+    message: str = ""
+
+
+# Makes the action's call. A single-resource call returns None and raises on failure; a batch call
+# returns the result of each of its resources.
+Executor = Callable[[Clients, Action], Sequence[ResourceResult] | None]
 
 PLANNED, DONE, CONVERGED, TERMINAL, FAILED, SKIPPED = "planned", "done", "converged", "terminal", "failed", "skipped"
 
@@ -72,15 +89,32 @@ class Env:
 
 
 @dataclass(frozen=True)
+class ResourceOutcome:
+    resource: str
+    status: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class Outcome:
     action: Action
     status: str
     error: str = ""
+    resources: tuple[ResourceOutcome, ...] = ()  # per resource, for a batch action
+
+    def count(self, status: str) -> int:
+        """Resources that ended in ``status`` (a single-resource action counts as one)."""
+        if not self.resources:
+            return int(self.status == status)
+        return sum(1 for item in self.resources if item.status == status)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {**self.action.to_dict(), "outcome": self.status}
+        data: dict[str, Any] = {**self.action.to_dict(), "outcome": self.status}
         if self.error:
             data["error"] = self.error
+        exceptions = [item for item in self.resources if item.status != DONE]
+        if exceptions:
+            data["resources"] = [{"resource": i.resource, "outcome": i.status, "error": i.error} for i in exceptions]
         return data
 
 
@@ -110,16 +144,41 @@ class Pacer:
         self._tokens -= 1
 
 
+def classify_code(code: str, message: str, kind: str) -> tuple[str, str]:
+    """(status, "code: message") of an error code returned by a call made for an action of ``kind``."""
+    bare = code.removeprefix("Client.").removeprefix("Server.")  # EC2 per-item codes may carry them
+    text = f"{code}: {message}"
+    if bare in CONVERGED_CODES.get(kind, ()):
+        return CONVERGED, text
+    if bare in TERMINAL_CODES or bare.endswith(".NotFound"):
+        return TERMINAL, text
+    return FAILED, text
+
+
 def classify(error: Exception, action: Action) -> tuple[str, str]:
     if isinstance(error, ClientError):
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        message = f"{code}: {error.response.get('Error', {}).get('Message', '')}"
-        if code in CONVERGED_CODES.get(action.kind, ()):
-            return CONVERGED, message
-        if code in TERMINAL_CODES or code.endswith(".NotFound"):
-            return TERMINAL, message
-        return FAILED, message
+        details = error.response.get("Error", {})
+        return classify_code(str(details.get("Code", "")), str(details.get("Message", "")), action.kind)
     return FAILED, f"{type(error).__name__}: {error}"
+
+
+_SEVERITY = (FAILED, TERMINAL, DONE, CONVERGED)  # a batch's outcome is its worst resource's
+
+
+def _resource_outcome(result: ResourceResult, kind: str) -> ResourceOutcome:
+    if not result.code:
+        return ResourceOutcome(result.resource, DONE)
+    return ResourceOutcome(result.resource, *classify_code(result.code, result.message, kind))
+
+
+def batch_outcome(action: Action, results: Sequence[ResourceResult]) -> Outcome:
+    """One outcome for a batch action: its worst resource's status, failures named per resource."""
+    items = tuple(_resource_outcome(result, action.kind) for result in results)
+    if not items:
+        return Outcome(action, DONE)
+    status = min((item.status for item in items), key=_SEVERITY.index)
+    errors = "; ".join(f"{i.resource}: {i.error}" for i in items if i.status in (FAILED, TERMINAL))
+    return Outcome(action, status, errors, items)
 
 
 def execute(
@@ -144,18 +203,18 @@ def execute(
         if pacer is not None:
             pacer.acquire()
         try:
-            executors[action.kind](clients, action)
+            results = executors[action.kind](clients, action)
         except (ClientError, BotoCoreError) as error:
             status, message = classify(error, action)
             outcomes.append(Outcome(action, status, message))
         else:
-            outcomes.append(Outcome(action, DONE))
+            outcomes.append(batch_outcome(action, results) if results is not None else Outcome(action, DONE))
         _log(outcomes[-1])
     return outcomes
 
 
 def _log(outcome: Outcome) -> None:
-    extra = {**outcome.action.to_dict(), "outcome": outcome.status, "error": outcome.error}
+    extra = {"error": "", **outcome.to_dict()}
     if outcome.status == FAILED:
         logger.error("action failed", extra=extra)
     elif outcome.status == TERMINAL:
@@ -221,12 +280,16 @@ class Report:
     def emit_metrics(self) -> None:
         """One metric per outcome (only handlers call this: Powertools flushes them as EMF)."""
         for outcome in self.outcomes:
-            if outcome.status == DONE and (outcome.action.kind, DONE) in OUTCOME_METRICS:
-                metrics.add_metric(name=OUTCOME_METRICS[(outcome.action.kind, DONE)], unit="Count", value=1)
-            elif outcome.status == TERMINAL:
-                metrics.add_metric(name="TerminalError", unit="Count", value=1)
-            elif outcome.status == FAILED:
-                metrics.add_metric(name="ActionFailed", unit="Count", value=1)
+            # Counted per resource: a batch action can create some and fail for others.
+            done_metric = OUTCOME_METRICS.get((outcome.action.kind, DONE))
+            for name, count in (
+                (done_metric, outcome.count(DONE)),
+                ("TerminalError", outcome.count(TERMINAL)),
+                ("ActionFailed", outcome.count(FAILED)),
+                ("ActionPlanned", outcome.count(PLANNED)),
+            ):
+                if name and count:
+                    metrics.add_metric(name=name, unit="Count", value=count)
         for plan in self.plans:
             if plan.refused:
                 metrics.add_metric(name="PeeringRefused", unit="Count", value=len(plan.refused))

@@ -182,7 +182,7 @@ def _other_targets_status(env: Env, world: RouteWorld) -> dict[str, str]:
     unknown: dict[str, set[str]] = defaultdict(set)
     for desired in desired_routes(world, env.account_id):
         route = desired.table.route_to(desired.destination)
-        if route is not None and route.peering_id and route.peering_id not in known:
+        if route is not None and route.state != "blackhole" and route.peering_id and route.peering_id not in known:
             unknown[desired.table.region].add(route.peering_id)
     for region, ids in unknown.items():
         known.update({p.id: p.status for p in env.inventory.peerings(region, ids=ids)})

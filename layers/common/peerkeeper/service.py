@@ -12,12 +12,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from peerkeeper import peering, routes
+from peerkeeper import dns, flow_logs, peering, routes
 from peerkeeper.clients import Clients
 from peerkeeper.events import Scope
 from peerkeeper.model import Action, Finding, Plan
 from peerkeeper.observability import logger
-from peerkeeper.reconcile import Env, Executor, Pacer, Report, classify, execute
+from peerkeeper.reconcile import Env, Executor, Pacer, Report, ResourceResult, classify, execute
 from peerkeeper.settings import Settings
 
 
@@ -31,6 +31,8 @@ class Concern:
 CONCERNS: dict[str, Concern] = {
     peering.CONCERN: Concern(peering.CONCERN, peering.plan_for, peering.EXECUTORS),
     routes.CONCERN: Concern(routes.CONCERN, routes.plan_for, routes.EXECUTORS),
+    flow_logs.CONCERN: Concern(flow_logs.CONCERN, flow_logs.plan_for, flow_logs.EXECUTORS),
+    dns.CONCERN: Concern(dns.CONCERN, dns.plan_for, dns.EXECUTORS),
 }
 
 
@@ -45,6 +47,7 @@ class Run:
     env: Env
     pacer: Pacer | None = None
     time_left: Callable[[], float] | None = None
+    on_action: Callable[[Action], None] | None = None  # told after each call (the CLI's progress bar)
     report: Report = field(init=False)
 
     def __post_init__(self) -> None:
@@ -54,7 +57,7 @@ class Run:
         outcomes = execute(
             plan.actions,
             self.env.clients,
-            executors,
+            _observed(executors, self.on_action),
             dry_run=self.env.settings.dry_run,
             pacer=self.pacer,
             time_left=self.time_left,
@@ -72,6 +75,22 @@ class Run:
 _OBSERVE_ACTION = Action("observe", "", "", "")
 
 
+def _observed(executors: Mapping[str, Executor], on_action: Callable[[Action], None] | None) -> Mapping[str, Executor]:
+    if on_action is None:
+        return executors
+
+    def wrap(executor: Executor) -> Executor:
+        def call(clients: Clients, action: Action) -> Sequence[ResourceResult] | None:
+            try:
+                return executor(clients, action)
+            finally:
+                on_action(action)
+
+        return call
+
+    return {kind: wrap(executor) for kind, executor in executors.items()}
+
+
 def reconcile(
     env: Env,
     scope: Scope,
@@ -79,12 +98,19 @@ def reconcile(
     *,
     pacer: Pacer | None = None,
     time_left: Callable[[], float] | None = None,
+    on_action: Callable[[Action], None] | None = None,
 ) -> Report:
-    run = Run(env, pacer, time_left)
+    run = Run(env, pacer, time_left, on_action)
     run.report.scope = scope.to_dict()
     if scope.empty:
         logger.info("nothing to reconcile", extra={"reason": scope.ignored_reason, "event": scope.event_name})
         return run.report
+    if scope.whole_region:
+        # The sweep observes in bulk: one paginated describe per kind, then every concern reads memory.
+        try:
+            env.inventory.load_region(scope.region)
+        except (ClientError, BotoCoreError) as error:
+            run.observe_failed("inventory", scope, error)
     for name in concerns:
         try:
             if name == routes.CONCERN:

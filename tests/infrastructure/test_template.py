@@ -1,0 +1,360 @@
+"""The SAM template holds the contract: routing, failure handling, least privilege, configuration.
+
+Runs on the template source (no SAM CLI): the rules, policies and parameters checked here are the
+ones written in template.yaml.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from peerkeeper.rules import Rule, load_rules, load_template, rules_matching
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+EVENTS = sorted((ROOT / "events").glob("*.json"))
+API_CALL_EVENTS = [path for path in EVENTS if not path.name.startswith("sweep__")]
+
+FUNCTIONS = {
+    "AcceptPeeringFunction": "accept_peering",
+    "RepairRoutesFunction": "repair_routes",
+    "SyncDnsFunction": "sync_dns",
+    "EnableFlowLogsFunction": "enable_flow_logs",
+    "SweepFunction": "sweep",
+}
+
+ACCEPT_PEERING = {
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeRouteTables",
+    "ec2:AcceptVpcPeeringConnection",
+    "ec2:RejectVpcPeeringConnection",
+    "ec2:CreateRoute",
+    "ec2:ReplaceRoute",
+}
+REPAIR_ROUTES = {
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeRouteTables",
+    "ec2:CreateRoute",
+    "ec2:ReplaceRoute",
+}
+SYNC_DNS = {
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "route53:ListHostedZonesByName",
+    "route53:GetHostedZone",
+    "route53:ListResourceRecordSets",
+    "route53:ChangeResourceRecordSets",
+}
+ENABLE_FLOW_LOGS = {"ec2:DescribeVpcs", "ec2:DescribeFlowLogs", "ec2:CreateFlowLogs", "iam:PassRole"}
+EXPECTED_ACTIONS = {
+    "AcceptPeeringFunction": ACCEPT_PEERING,
+    "RepairRoutesFunction": REPAIR_ROUTES,
+    "SyncDnsFunction": SYNC_DNS,
+    "EnableFlowLogsFunction": ENABLE_FLOW_LOGS,
+    "SweepFunction": ACCEPT_PEERING | REPAIR_ROUTES | SYNC_DNS | ENABLE_FLOW_LOGS,
+}
+# Granted besides a function's own calls: notifications (only when a topic is configured).
+NOTIFY_ACTIONS = {"sns:Publish"}
+
+MUTATING_EC2 = {
+    "ec2:AcceptVpcPeeringConnection",
+    "ec2:RejectVpcPeeringConnection",
+    "ec2:CreateRoute",
+    "ec2:ReplaceRoute",
+    "ec2:CreateFlowLogs",
+}
+
+CONTRACT_VARIABLES = {
+    "PEERKEEPER_MODE": "Mode",
+    "ALLOWED_PEER_ACCOUNTS": "AllowedPeerAccounts",
+    "ALLOWED_PEER_VPCS": "AllowedPeerVpcs",
+    "REJECT_UNLISTED": "RejectUnlisted",
+    "DNS_RECORDS": "DnsRecords",
+    "DNS_TTL": "DnsTtl",
+    "FLOW_LOG_GROUP": "FlowLogGroupName",
+    "FLOW_LOG_ROLE_ARN": "FlowLogRoleName",
+    "FLOW_LOG_TRAFFIC_TYPE": "FlowLogTrafficType",
+    "PEERKEEPER_RETRY_MODE": "RetryMode",
+    "POWERTOOLS_LOG_LEVEL": "LogLevel",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"]
+
+
+@pytest.fixture(scope="module")
+def rules() -> list[Rule]:
+    return load_rules(TEMPLATE)
+
+
+def _load_event(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _references(value: Any) -> set[str]:
+    """Every resource named by a Ref or GetAtt anywhere inside `value`."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if isinstance(value.get("Ref"), str):
+            found.add(value["Ref"])
+        if isinstance(value.get("Fn::GetAtt"), list):
+            found.add(value["Fn::GetAtt"][0])
+        for item in value.values():
+            found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def _policy_statements(function_id: str, resources: dict[str, Any]) -> list[dict[str, Any]]:
+    """Statements of a function's policies: inline documents and the template's managed policies."""
+    statements: list[dict[str, Any]] = []
+    for policy in resources[function_id]["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            statements += _as_list(policy["Statement"])
+            continue
+        for referenced in _references(policy):
+            resource = resources.get(referenced, {})
+            if resource.get("Type") == "AWS::IAM::ManagedPolicy":
+                statements += _as_list(resource["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _all_statements(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy":
+            statements += _as_list(properties["PolicyDocument"]["Statement"])
+        for policy in properties.get("Policies", []) if resource.get("Type") == "AWS::IAM::Role" else []:
+            statements += _as_list(policy["PolicyDocument"]["Statement"])
+        for policy in properties.get("Policies", []) if resource.get("Type") == "AWS::Serverless::Function" else []:
+            if isinstance(policy, dict) and "Statement" in policy:
+                statements += _as_list(policy["Statement"])
+    return statements
+
+
+# ------------------------------------------------------------------------------------------ routing
+
+
+def test_every_function_has_sample_events() -> None:
+    prefixes = {path.name.split("__", 1)[0] for path in EVENTS}
+    assert prefixes == set(FUNCTIONS.values())
+
+
+@pytest.mark.parametrize("path", API_CALL_EVENTS, ids=lambda path: path.stem)
+def test_event_matches_exactly_the_rule_of_its_function(path: Path, rules: list[Rule]) -> None:
+    function = path.name.split("__", 1)[0]
+    matched = rules_matching(_load_event(path), rules)
+    assert [rule.function for rule in matched] == [function], [rule.name for rule in matched]
+
+
+@pytest.mark.parametrize("path", API_CALL_EVENTS, ids=lambda path: path.stem)
+def test_event_of_a_failed_call_matches_no_rule(path: Path, rules: list[Rule]) -> None:
+    failed = copy.deepcopy(_load_event(path))
+    failed["detail"]["errorCode"] = "Client.UnauthorizedOperation"
+    failed["detail"]["responseElements"] = None
+    assert rules_matching(failed, rules) == []
+
+
+def test_scheduled_event_reaches_only_the_sweep(rules: list[Rule]) -> None:
+    matched = rules_matching(_load_event(ROOT / "events" / "sweep__Scheduled.json"), rules)
+    assert [rule.function for rule in matched] == ["sweep"]
+
+
+def test_each_function_has_its_rules(rules: list[Rule]) -> None:
+    assert {rule.function for rule in rules} == set(FUNCTIONS.values())
+
+
+def test_route53_rule_exists_only_in_us_east_1(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    rule = resources["SyncDnsRoute53Rule"]
+    assert rule["Type"] == "AWS::Events::Rule"
+    assert template["Conditions"][rule["Condition"]] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    permission = resources["SyncDnsRoute53Permission"]
+    assert permission["Condition"] == rule["Condition"]
+    assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": ["SyncDnsRoute53Rule", "Arn"]}
+
+
+# ------------------------------------------------------------------------------------------ failure handling
+
+
+def _rule_targets(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Rule name -> the properties that carry RetryPolicy and DeadLetterConfig."""
+    targets: dict[str, dict[str, Any]] = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            for event_id, event in (resource["Properties"].get("Events") or {}).items():
+                targets[f"{logical_id}{event_id}"] = event["Properties"]
+        elif resource["Type"] == "AWS::Events::Rule":
+            for target in resource["Properties"]["Targets"]:
+                targets[f"{logical_id}/{target['Id']}"] = target
+    return targets
+
+
+def test_every_rule_target_retries_then_dead_letters(resources: dict[str, Any]) -> None:
+    targets = _rule_targets(resources)
+    assert len(targets) == 6
+    for name, target in targets.items():
+        assert target.get("RetryPolicy") == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}, name
+        assert target.get("DeadLetterConfig") == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}, name
+
+
+def test_dead_letter_queue_is_encrypted_and_accepts_only_our_rules(resources: dict[str, Any]) -> None:
+    assert resources["DeadLetterQueue"]["Properties"].get("SqsManagedSseEnabled") is True
+    (statement,) = resources["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    source_arns = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    named = set().union(*(_references(arn) for arn in source_arns)) - {"IsUsEast1", "AWS::NoValue"}
+    assert named == {name.split("/")[0] for name in _rule_targets(resources)}
+
+
+def test_failed_invocations_go_to_the_queue(template: dict[str, Any]) -> None:
+    config = template["Globals"]["Function"]["EventInvokeConfig"]
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
+    }
+
+
+def test_one_sweep_at_a_time(resources: dict[str, Any]) -> None:
+    assert resources["SweepFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert resources["SweepFunction"]["Properties"]["Timeout"] == 900
+
+
+def test_alarms_on_every_function_and_the_queue(resources: dict[str, Any]) -> None:
+    alarmed = {
+        dimension["Value"]["Ref"] if "Ref" in dimension["Value"] else dimension["Value"]["Fn::GetAtt"][0]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        for dimension in resource["Properties"]["Dimensions"]
+    }
+    assert alarmed == set(FUNCTIONS) | {"DeadLetterQueue"}
+
+
+# ------------------------------------------------------------------------------------------ least privilege
+
+
+@pytest.mark.parametrize("function_id", sorted(FUNCTIONS))
+def test_function_may_call_exactly_its_api_calls(function_id: str, resources: dict[str, Any]) -> None:
+    actions = {
+        action for statement in _policy_statements(function_id, resources) for action in _as_list(statement["Action"])
+    }
+    assert actions - NOTIFY_ACTIONS == EXPECTED_ACTIONS[function_id]
+
+
+def test_no_wildcard_actions(resources: dict[str, Any]) -> None:
+    for statement in _all_statements(resources):
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, statement
+
+
+def test_mutating_ec2_calls_are_resource_scoped(resources: dict[str, Any]) -> None:
+    for statement in _all_statements(resources):
+        if MUTATING_EC2 & set(_as_list(statement["Action"])):
+            assert "*" not in _as_list(statement["Resource"]), statement
+
+
+def test_route_changes_are_limited_to_route_tables_of_this_account(resources: dict[str, Any]) -> None:
+    for statement in _all_statements(resources):
+        if "ec2:CreateRoute" in _as_list(statement["Action"]):
+            resources_text = json.dumps(statement["Resource"])
+            assert "ec2:*:${AWS::AccountId}:route-table/*" in resources_text
+
+
+def test_pass_role_only_the_flow_log_role_to_flow_logs(resources: dict[str, Any]) -> None:
+    (statement,) = [s for s in _all_statements(resources) if "iam:PassRole" in _as_list(s["Action"])]
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${FlowLogRoleName}"}
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"}}
+
+
+def test_flow_log_role_trusts_only_flow_logs_of_this_account(resources: dict[str, Any]) -> None:
+    properties = resources["FlowLogRole"]["Properties"]
+    assert properties["RoleName"] == {"Ref": "FlowLogRoleName"}
+    (trust,) = properties["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    actions = {
+        action
+        for policy in properties["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in _as_list(statement["Action"])
+    }
+    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:DescribeLogGroups"}
+
+
+# ------------------------------------------------------------------------------------------ globals and configuration
+
+
+def test_globals(template: dict[str, Any]) -> None:
+    function = template["Globals"]["Function"]
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["arm64"]
+    assert function["Tracing"] == "Active"
+    assert function["Layers"] == [{"Ref": "CommonLayer"}]
+    assert function["Handler"] == "app.lambda_handler"
+
+
+def test_layer_builds_for_the_runtime(resources: dict[str, Any]) -> None:
+    layer = resources["CommonLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/common"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+
+
+@pytest.mark.parametrize(("function_id", "folder"), sorted(FUNCTIONS.items()))
+def test_function_code_folders(function_id: str, folder: str, resources: dict[str, Any]) -> None:
+    assert resources[function_id]["Properties"]["CodeUri"].rstrip("/") == f"functions/{folder}"
+
+
+@pytest.mark.parametrize(("variable", "parameter"), sorted(CONTRACT_VARIABLES.items()))
+def test_contract_variable_comes_from_its_parameter(variable: str, parameter: str, template: dict[str, Any]) -> None:
+    assert parameter in template["Parameters"]
+    value = template["Globals"]["Function"]["Environment"]["Variables"][variable]
+    # Directly (!Ref), or through a condition / !Sub naming the parameter.
+    assert parameter in _references(value) or parameter in json.dumps(value)
+
+
+def test_allowed_peer_accounts_defaults_to_the_deploying_account(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["AllowedPeerAccounts"]["Default"] == ""
+    value = template["Globals"]["Function"]["Environment"]["Variables"]["ALLOWED_PEER_ACCOUNTS"]
+    condition, when_empty, otherwise = value["Fn::If"]
+    assert template["Conditions"][condition] == {"Fn::Equals": [{"Ref": "AllowedPeerAccounts"}, ""]}
+    assert when_empty == {"Ref": "AWS::AccountId"}
+    assert otherwise == {"Ref": "AllowedPeerAccounts"}
+
+
+def test_contract_defaults(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    assert parameters["Mode"]["Default"] == "enforce"
+    assert parameters["RejectUnlisted"]["Default"] == "false"
+    assert parameters["DnsRecords"]["Default"] == ""
+    assert parameters["DnsTtl"]["Default"] == 300
+    assert parameters["FlowLogGroupName"]["Default"] == "flow-logs-group"
+    assert parameters["FlowLogRoleName"]["Default"] == "flow-log-role"
+    assert parameters["FlowLogTrafficType"]["Default"] == "ALL"
+    assert parameters["FlowLogTrafficType"]["AllowedValues"] == ["ALL", "ACCEPT", "REJECT"]
+
+
+def test_checkov_skips_carry_a_reason(resources: dict[str, Any]) -> None:
+    for logical_id, resource in resources.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert len(skip.get("comment", "")) > 20, (logical_id, skip["id"])

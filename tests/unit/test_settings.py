@@ -1,0 +1,92 @@
+"""Configuration is validated once, and a bad value stops the function naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from peerkeeper.settings import DnsRecord, Settings, SettingsError
+
+BASE = {"AWS_REGION": "eu-west-1"}
+
+
+def test_defaults_follow_the_contract():
+    settings = Settings.from_env(BASE)
+
+    assert settings.mode == "enforce"
+    assert not settings.dry_run
+    assert settings.allowed_peer_accounts == frozenset()
+    assert settings.allowed_peer_vpcs == frozenset()
+    assert settings.reject_unlisted is False
+    assert settings.dns_records == ()
+    assert settings.dns_ttl == 300
+    assert settings.flow_log_group == "flow-logs-group"
+    assert settings.role_arn_for("123456789012") == "arn:aws:iam::123456789012:role/flow-log-role"
+    assert settings.flow_log_traffic_type == "ALL"
+    assert settings.retry_mode == "standard"
+
+
+def test_every_variable_is_parsed():
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "PEERKEEPER_MODE": "dry-run",
+            "ALLOWED_PEER_ACCOUNTS": "111122223333, 444455556666",
+            "ALLOWED_PEER_VPCS": "vpc-0a1b2c3d4e5f60002",
+            "REJECT_UNLISTED": "TRUE",
+            "DNS_RECORDS": "api.elb.lab.private=api-elb, web.elb.lab.private.=web-elb",
+            "DNS_TTL": "60",
+            "FLOW_LOG_GROUP": "/org/flow-logs",
+            "FLOW_LOG_ROLE_ARN": "arn:aws:iam::111122223333:role/delivery",
+            "FLOW_LOG_TRAFFIC_TYPE": "reject",
+            "PEERKEEPER_RETRY_MODE": "adaptive",
+        }
+    )
+
+    assert settings.dry_run
+    assert settings.allowed_peer_accounts == {"111122223333", "444455556666"}
+    assert settings.allowed_peer_vpcs == {"vpc-0a1b2c3d4e5f60002"}
+    assert settings.reject_unlisted is True
+    assert settings.dns_records == (
+        DnsRecord("api.elb.lab.private", "api-elb"),
+        DnsRecord("web.elb.lab.private", "web-elb"),
+    )
+    assert settings.dns_ttl == 60
+    assert settings.flow_log_group == "/org/flow-logs"
+    assert settings.role_arn_for("999999999999") == "arn:aws:iam::111122223333:role/delivery"
+    assert settings.flow_log_traffic_type == "REJECT"
+    assert settings.retry_mode == "adaptive"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ALLOWED_PEER_ACCOUNTS", "12345"),
+        ("ALLOWED_PEER_ACCOUNTS", "111122223333,abc"),
+        ("ALLOWED_PEER_VPCS", "subnet-0a1b2c3d"),
+        ("DNS_RECORDS", "api.elb.lab.private"),
+        ("DNS_RECORDS", "api.elb.lab.private="),
+        ("DNS_RECORDS", "=api-elb"),
+        ("DNS_TTL", "0"),
+        ("DNS_TTL", "-5"),
+        ("DNS_TTL", "5m"),
+        ("PEERKEEPER_MODE", "yolo"),
+        ("FLOW_LOG_TRAFFIC_TYPE", "SOME"),
+        ("REJECT_UNLISTED", "maybe"),
+        ("FLOW_LOG_ROLE_ARN", "flow-log-role"),
+        ("PEERKEEPER_RETRY_MODE", "legacy"),
+        ("AWS_REGION", "mars"),
+    ],
+)
+def test_malformed_value_names_the_variable_and_the_value(variable, value):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**BASE, variable: value})
+
+    assert raised.value.variable == variable
+    assert variable in str(raised.value)
+    bad_part = value.split(",")[-1].strip() if variable != "DNS_RECORDS" else value
+    assert bad_part in str(raised.value)
+
+
+def test_missing_region_is_named():
+    with pytest.raises(SettingsError, match="AWS_REGION"):
+        Settings.from_env({})
