@@ -43,7 +43,7 @@ def ours(ec2: Any, vpc_id: str, group: str = GROUP, role: str = ROLE, traffic: s
     return [
         log
         for log in flow_logs_of(ec2, vpc_id)
-        if (log["LogGroupName"], log["DeliverLogsPermissionArn"], log["TrafficType"], log["LogDestinationType"])
+        if (log.get("LogGroupName"), log.get("DeliverLogsPermissionArn"), log["TrafficType"], log["LogDestinationType"])
         == (group, role, traffic, "cloud-watch-logs")
     ]
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_elb import ElasticLoadBalancingClient
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_sts import STSClient
 
 
@@ -70,6 +71,9 @@ class Clients:
 
     def route53(self) -> Route53Client:
         return self._client("route53", "us-east-1")  # type: ignore[no-any-return]
+
+    def sns(self, region: str) -> SNSClient:
+        return self._client("sns", region)  # type: ignore[no-any-return]
 
     def sts(self, region: str) -> STSClient:
         return self._client("sts", region)  # type: ignore[no-any-return]

@@ -29,6 +29,7 @@ _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _DNS_NAME_RE = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$")
 _LB_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 _LOG_GROUP_RE = re.compile(r"^[\w\-/.#]{1,512}$")
+_SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
 class SettingsError(ValueError):
@@ -64,6 +65,7 @@ class Settings:
     max_attempts: int = 5
     mutation_burst: int = 50
     mutation_rate: float = 5.0
+    notify_topic_arn: str | None = None  # optional SNS topic told of every action and refusal
 
     @property
     def dry_run(self) -> bool:
@@ -96,6 +98,7 @@ class Settings:
             max_attempts=_positive_int(env, "PEERKEEPER_MAX_ATTEMPTS", 5, maximum=20),
             mutation_burst=_positive_int(env, "PEERKEEPER_MUTATION_BURST", 50, maximum=10000),
             mutation_rate=_positive_float(env, "PEERKEEPER_MUTATION_RATE", 5.0),
+            notify_topic_arn=_matching(env, "PEERKEEPER_NOTIFY_TOPIC_ARN", _SNS_TOPIC_ARN_RE, "an SNS topic ARN"),
         )
 
 

@@ -1,0 +1,443 @@
+"""``peerkeeper plan | apply | demo``: the sweep's plan and apply, from a terminal.
+
+Every command goes through :func:`peerkeeper.service.reconcile` with a whole-region scope, exactly
+like the sweep function: ``plan`` is the sweep in dry-run, ``apply`` is the sweep with a progress bar.
+The configuration is the contract's environment variables; flags override them for one run.
+
+Exit codes: ``plan`` 0 in sync, 2 drift (at least one action), 1 error; ``apply`` 0 converged, 1 error.
+Refused requests, conflicts and problems are shown but are not drift: no action of peerkeeper would
+change them (a refused request stays refused, a conflict needs a human), so a plan that shows only
+them exits 0. A person's mistake (no credentials, unknown region or profile, a malformed variable,
+an unreachable endpoint) prints one line on stderr and exits 1, never a traceback.
+
+rich is imported inside the functions that draw: the Lambda layer never pays for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+    ReadTimeoutError,
+)
+
+from peerkeeper import service
+from peerkeeper.clients import Clients
+from peerkeeper.events import Scope
+from peerkeeper.model import Action
+from peerkeeper.reconcile import CONVERGED, DONE, FAILED, PLANNED, SKIPPED, TERMINAL, Env, Pacer, Report
+from peerkeeper.settings import DRY_RUN, ENFORCE, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# The sweep's concerns, in the sweep's order (routes after peering: it routes what was just accepted).
+CONCERNS = ("peering", "routes", "dns", "flow_logs")
+FINDING_KINDS = ("refused", "conflicts", "problems")
+EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
+
+# flag destination -> the contract variable it overrides
+FLAG_VARIABLES = {
+    "allowed_accounts": "ALLOWED_PEER_ACCOUNTS",
+    "allowed_vpcs": "ALLOWED_PEER_VPCS",
+    "reject_unlisted": "REJECT_UNLISTED",
+    "dns_records": "DNS_RECORDS",
+    "dns_ttl": "DNS_TTL",
+    "flow_log_group": "FLOW_LOG_GROUP",
+    "flow_log_role_arn": "FLOW_LOG_ROLE_ARN",
+    "flow_log_traffic_type": "FLOW_LOG_TRAFFIC_TYPE",
+}
+_CREDENTIAL_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "AuthFailure",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+    }
+)
+
+
+class UsageError(Exception):
+    """A mistake of the person running the command: reported in one line, exit 1."""
+
+
+# -- what to reconcile ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """One account, reached through ``clients``, with validated settings for each region."""
+
+    clients: Clients
+    account_id: str
+    settings: tuple[Settings, ...]
+
+
+def effective_environ(base: Mapping[str, str], args: argparse.Namespace, region: str, mode: str) -> dict[str, str]:
+    """The process environment, overridden by the flags, for one region and mode."""
+    environ = dict(base)
+    for dest, variable in FLAG_VARIABLES.items():
+        value = getattr(args, dest, None)
+        if isinstance(value, bool):
+            environ[variable] = "true" if value else "false"
+        elif value is not None:
+            environ[variable] = str(value)
+    environ.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "PEERKEEPER_MODE": mode})
+    return environ
+
+
+def _regions(args: argparse.Namespace, base: Mapping[str, str], session: boto3.Session) -> list[str]:
+    regions = list(dict.fromkeys(args.region or []))
+    if not regions:
+        configured = base.get("AWS_REGION") or base.get("AWS_DEFAULT_REGION") or session.region_name
+        if not configured:
+            raise UsageError("no region: pass --region or set AWS_REGION (or a region in the profile)")
+        regions = [configured]
+    return regions
+
+
+def _check_known_region(session: boto3.Session, region: str, base: Mapping[str, str], endpoint: str | None) -> None:
+    """Refuse a region no partition knows, unless an endpoint (an emulator) is configured."""
+    if endpoint or base.get("AWS_ENDPOINT_URL") or base.get("AWS_ENDPOINT_URL_EC2"):
+        return
+    known = {
+        name
+        for partition in session.get_available_partitions()
+        for name in session.get_available_regions("ec2", partition)
+    }
+    if region not in known:
+        raise UsageError(f"unknown region {region!r}: no EC2 endpoint is known for it")
+
+
+def _settings_error(error: SettingsError, args: argparse.Namespace) -> UsageError:
+    flags = {variable: dest for dest, variable in FLAG_VARIABLES.items()}
+    if error.variable == "AWS_REGION":
+        return UsageError(f"invalid region {error.value!r}: expected a region name such as us-east-1")
+    dest = flags.get(error.variable)
+    if dest is not None and getattr(args, dest, None) is not None:
+        return UsageError(f"{error} (from --{dest.replace('_', '-')})")
+    return UsageError(str(error))
+
+
+def resolve(args: argparse.Namespace, base: Mapping[str, str], mode: str) -> Target:
+    """Validate everything first (no AWS call on a malformed setting), then ask STS who we are."""
+    try:
+        session = boto3.Session(profile_name=args.profile) if args.profile else boto3.Session()
+    except ProfileNotFound as error:
+        raise UsageError(f"AWS profile {args.profile!r} not found") from error
+    regions = _regions(args, base, session)
+    try:
+        settings = [Settings.from_env(effective_environ(base, args, region, mode)) for region in regions]
+    except SettingsError as error:
+        raise _settings_error(error, args) from error
+    for region in regions:
+        _check_known_region(session, region, base, args.endpoint_url)
+    first = settings[0]
+    clients = Clients(
+        session, retry_mode=first.retry_mode, max_attempts=first.max_attempts, endpoint_url=args.endpoint_url
+    )
+    account_id = clients.account_id(regions[0])
+    allowlist_given = (
+        getattr(args, "allowed_accounts", None) is not None or base.get("ALLOWED_PEER_ACCOUNTS", "").strip()
+    )
+    if not allowlist_given:
+        # Like the template: an unset allowlist means the account itself.
+        settings = [replace(s, allowed_peer_accounts=frozenset({account_id})) for s in settings]
+    return Target(clients, account_id, tuple(settings))
+
+
+# -- running ----------------------------------------------------------------------------------
+@dataclass
+class Result:
+    """The reports of one command over its regions, and the JSON document they make."""
+
+    command: str
+    account_id: str
+    mode: str
+    reports: dict[str, Report] = field(default_factory=dict)
+
+    @property
+    def outcomes(self) -> list[Any]:
+        return [outcome for report in self.reports.values() for outcome in report.outcomes]
+
+    @property
+    def errors(self) -> list[str]:
+        failed = [f"{o.action.kind} {o.action.resource}: {o.error}" for o in self.outcomes if o.status == FAILED]
+        return failed + [f"{region}: {error}" for region, r in self.reports.items() for error in r.errors]
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    def document(self) -> dict[str, Any]:
+        concerns: dict[str, dict[str, list[dict[str, Any]]]] = {
+            name: {"actions": [], **{kind: [] for kind in FINDING_KINDS}} for name in CONCERNS
+        }
+        for report in self.reports.values():
+            outcomes = iter(report.outcomes)  # execute() answers each plan's actions in order, one by one
+            for plan in report.plans:
+                group = concerns.setdefault(plan.concern, {"actions": [], **{kind: [] for kind in FINDING_KINDS}})
+                group["actions"].extend(next(outcomes).to_dict() for _ in plan.actions)
+                for kind in FINDING_KINDS:
+                    group[kind].extend(finding.to_dict() for finding in getattr(plan, kind))
+        counts = {kind: sum(len(group[kind]) for group in concerns.values()) for kind in ("actions", *FINDING_KINDS)}
+        counts["errors"] = len(self.errors)
+        return {
+            "command": self.command,
+            "account": self.account_id,
+            "mode": self.mode,
+            "regions": list(self.reports),
+            "in_sync": counts["actions"] == 0 and not self.errors,
+            "counts": counts,
+            "concerns": concerns,
+            "errors": self.errors,
+        }
+
+
+def run(
+    target: Target, command: str, on_action: Callable[[Action], None] | None = None, concerns: Sequence[str] = CONCERNS
+) -> Result:
+    """The sweep over every region of ``target``, through the one reconcile path."""
+    mode = target.settings[0].mode if target.settings else DRY_RUN
+    result = Result(command, target.account_id, mode)
+    for settings in target.settings:
+        env = Env.create(settings, target.clients, target.account_id)
+        scope = Scope(settings.region, target.account_id, f"peerkeeper {command}", whole_region=True)
+        pacer = Pacer(settings.mutation_rate, settings.mutation_burst)
+        result.reports[settings.region] = service.reconcile(env, scope, concerns, pacer=pacer, on_action=on_action)
+    return result
+
+
+def dry_run(target: Target) -> Target:
+    return replace(target, settings=tuple(replace(s, mode=DRY_RUN) for s in target.settings))
+
+
+# -- drawing ----------------------------------------------------------------------------------
+_STYLES = {PLANNED: "cyan", DONE: "green", CONVERGED: "green", TERMINAL: "yellow", FAILED: "bold red", SKIPPED: "dim"}
+
+
+def _where(item: Mapping[str, Any]) -> str:
+    return f"{item.get('resource', '')}\n[dim]{item.get('region', '')}[/dim]"
+
+
+def render_actions(console: Console, doc: Mapping[str, Any], title: str) -> None:
+    from rich.table import Table  # noqa: PLC0415  (not needed on the Lambda path)
+
+    show_outcome = doc["command"] != "plan"
+    table = Table(title=title, title_justify="left", show_lines=False, expand=True)
+    table.add_column("concern", style="bold", no_wrap=True)
+    table.add_column("what", no_wrap=True)
+    table.add_column("where", no_wrap=True)
+    table.add_column("why", ratio=1)
+    if show_outcome:
+        table.add_column("outcome", no_wrap=True)
+    for name, group in doc["concerns"].items():
+        if not group["actions"]:
+            continue
+        for index, action in enumerate(group["actions"]):
+            outcome = action.get("outcome", PLANNED)
+            why = action["reason"] + (f"\n[red]{action['error']}[/red]" if action.get("error") else "")
+            row = [name if index == 0 else "", action["kind"], _where(action), why]
+            if show_outcome:
+                row.append(f"[{_STYLES.get(outcome, '')}]{outcome}[/]")
+            table.add_row(*row)
+        table.add_section()
+    if doc["counts"]["actions"]:
+        console.print(table)
+    else:
+        console.print(f"[green]✓ no action: every concern is in sync[/green] ({', '.join(doc['regions'])})")
+
+
+def render_findings(console: Console, doc: Mapping[str, Any]) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    labels = {
+        "refused": ("refused", "yellow", "left as it is by policy"),
+        "conflicts": ("conflict", "magenta", "needs a human"),
+        "problems": ("problem", "red", "could not be checked or changed"),
+    }
+    table = Table(title="Not changed by peerkeeper", title_justify="left", expand=True)
+    for column in ("", "concern", "where"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("why", ratio=1)
+    rows = 0
+    for kind in FINDING_KINDS:
+        label, style, _ = labels[kind]
+        for name, group in doc["concerns"].items():
+            for finding in group[kind]:
+                table.add_row(f"[{style}]{label}[/]", name, _where(finding), str(finding.get("reason", "")))
+                rows += 1
+    if rows:
+        console.print(table)
+
+
+def render_summary(console: Console, doc: Mapping[str, Any]) -> None:
+    counts = doc["counts"]
+    parts = [f"{counts['actions']} action(s)"] + [f"{counts[kind]} {kind}" for kind in FINDING_KINDS if counts[kind]]
+    console.print(
+        f"[bold]{doc['command']}[/bold] · account {doc['account']} · {', '.join(doc['regions'])}: {', '.join(parts)}"
+    )
+    for error in doc["errors"]:
+        console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+
+
+def render_outcomes(console: Console, result: Result) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    statuses = (DONE, CONVERGED, TERMINAL, FAILED, SKIPPED)
+    table = Table(title="Applied", title_justify="left")
+    table.add_column("concern", style="bold")
+    for status in statuses:
+        table.add_column(status, justify="right", style=_STYLES[status])
+    for name, group in result.document()["concerns"].items():
+        counted = [sum(1 for a in group["actions"] if a["outcome"] == status) for status in statuses]
+        table.add_row(name, *(str(n) if n else "·" for n in counted))
+    console.print(table)
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_plan(args: argparse.Namespace, base: Mapping[str, str]) -> int:
+    target = resolve(args, base, DRY_RUN)
+    doc = run(target, "plan").document()
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+    else:
+        console = _console()
+        render_actions(console, doc, f"Plan for account {doc['account']}")
+        render_findings(console, doc)
+        render_summary(console, doc)
+    if doc["errors"]:
+        return EXIT_ERROR
+    return EXIT_DRIFT if doc["counts"]["actions"] else EXIT_OK
+
+
+def cmd_apply(args: argparse.Namespace, base: Mapping[str, str]) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    target = resolve(args, base, ENFORCE)
+    console, errors = _console(), _console(stderr=True)
+    planned = run(dry_run(target), "plan").document()["counts"]["actions"]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=True, disable=planned == 0) as progress:
+        task = progress.add_task("applying", total=planned)
+
+        def advance(action: Action) -> None:
+            progress.update(task, advance=1, description=f"{action.kind} {action.resource}")
+
+        result = run(target, "apply", on_action=advance)
+    doc = result.document()
+    after = run(dry_run(target), "plan").document()
+    render_actions(console, doc, f"Apply for account {doc['account']}")
+    render_outcomes(console, result)
+    render_findings(console, after)
+    render_summary(console, doc)
+    if doc["errors"] or after["errors"]:
+        return EXIT_ERROR
+    if after["counts"]["actions"]:
+        console.print(f"[bold red]not converged:[/bold red] {after['counts']['actions']} action(s) still planned")
+        return EXIT_ERROR
+    console.print("[green]✓ converged[/green]")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, base: Mapping[str, str]) -> int:
+    from peerkeeper import demo  # noqa: PLC0415  (needs moto and PyYAML: a development tool)
+
+    return demo.main()
+
+
+def _console(*, stderr: bool = False) -> Console:
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(stderr=stderr, highlight=False)
+
+
+# -- parsing and errors -----------------------------------------------------------------------
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    aws = parser.add_argument_group("AWS")
+    aws.add_argument("--region", action="append", metavar="REGION", help="region to reconcile (repeatable)")
+    aws.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    aws.add_argument("--endpoint-url", help="endpoint for every service, e.g. an emulator (or AWS_ENDPOINT_URL)")
+    policy = parser.add_argument_group("policy (override the environment variable of the same meaning)")
+    policy.add_argument("--allowed-accounts", metavar="IDS", help="ALLOWED_PEER_ACCOUNTS (default: this account)")
+    policy.add_argument("--allowed-vpcs", metavar="IDS", help="ALLOWED_PEER_VPCS")
+    policy.add_argument(
+        "--reject-unlisted", action=argparse.BooleanOptionalAction, default=None, help="REJECT_UNLISTED"
+    )
+    policy.add_argument("--dns-records", metavar="PAIRS", help="DNS_RECORDS, e.g. api.elb.lab.private=api-elb")
+    policy.add_argument("--dns-ttl", metavar="SECONDS", help="DNS_TTL")
+    policy.add_argument("--flow-log-group", metavar="NAME", help="FLOW_LOG_GROUP")
+    policy.add_argument("--flow-log-role-arn", metavar="ARN", help="FLOW_LOG_ROLE_ARN")
+    policy.add_argument("--flow-log-traffic-type", metavar="TYPE", help="FLOW_LOG_TRAFFIC_TYPE")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peerkeeper", description="Reconcile VPC peering, routes, private DNS and flow logs."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    plan = commands.add_parser("plan", help="show every action the sweep would take (exit 0 in sync, 2 drift)")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    _common_options(plan)
+    plan.set_defaults(handler=cmd_plan)
+    apply = commands.add_parser("apply", help="reconcile now (exit 0 converged, 1 error)")
+    _common_options(apply)
+    apply.set_defaults(handler=cmd_apply)
+    demo = commands.add_parser("demo", help="the seed lab on an embedded AWS emulator, driven by events")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def explain(error: Exception) -> str | None:
+    """One line for an error a person can cause; ``None`` for a bug (which keeps its traceback)."""
+    if isinstance(error, UsageError):
+        return str(error)
+    if isinstance(error, SettingsError):
+        return str(error)
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials found: use --profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+    if isinstance(error, NoRegionError):
+        return "no region: pass --region or set AWS_REGION"
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
+        endpoint = error.kwargs.get("endpoint_url", "the endpoint")
+        return f"cannot reach {endpoint}: check --endpoint-url, the region and the network"
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code, message = details.get("Code", ""), details.get("Message", "")
+        if code in _CREDENTIAL_CODES:
+            return f"AWS refused the credentials ({code}): {message}"
+        return f"{error.operation_name} failed ({code}): {message}"
+    if isinstance(error, BotoCoreError):
+        return str(error)
+    return None
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    base = dict(os.environ if environ is None else environ)
+    try:
+        code: int = args.handler(args, base)
+    except KeyboardInterrupt:
+        sys.stderr.write("peerkeeper: interrupted\n")
+        return 130
+    except Exception as error:
+        line = explain(error)
+        if line is None:
+            raise
+        sys.stderr.write(f"peerkeeper: error: {line}\n")
+        return EXIT_ERROR
+    return code

@@ -1,0 +1,152 @@
+"""Tell operators what an invocation did: one SNS message per invocation that acted or refused.
+
+Optional: only when ``PEERKEEPER_NOTIFY_TOPIC_ARN`` is set. Choices, and why:
+
+- **One message per invocation**, listing every action (with its outcome), every refused request
+  and every conflict, rather than one message per action. A sweep that repairs 300 routes should not
+  make 300 ``Publish`` calls (SNS throttles, and each call costs the function time); one message
+  also keeps what one event caused together, with the correlation id operators find in the logs.
+  Only when the list does not fit in SNS's 256 KB limit is it split, into numbered parts.
+- **Nothing is published when nothing happened** (no action, no refusal, no conflict): a replayed
+  event or a self-triggered follow-up stays silent.
+- **Dry-run publishes too**, with ``mode`` = ``dry-run``: a plan is what operators want to read
+  before switching to ``enforce``. ``Publish`` changes no resource peerkeeper manages.
+- **A failed publish does not fail the invocation.** The reconcile already happened; raising would
+  make EventBridge retry, and the retry, finding nothing left to do, would publish nothing: the
+  message would be lost all the same, plus a dead-letter entry for a converged event. Instead the
+  whole summary is logged with the error, ``NotificationFailed`` is counted (an alarm can watch it),
+  and the summary says ``notification: failed``. Throttling is retried by botocore first.
+
+Every message carries attributes (``mode``, ``function``, ``outcome``) for subscription filter
+policies, e.g. only ``outcome`` = ``failed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from peerkeeper.clients import Clients
+from peerkeeper.observability import logger, metrics
+from peerkeeper.settings import Settings
+
+SNS_MAX_BYTES = 262_144  # message body plus attributes
+_BODY_BUDGET = 250_000  # leaves room for attributes, subject and the part envelope
+_SUBJECT_MAX = 100
+LISTS = ("actions", "refused", "conflicts")
+SENT, FAILED = "sent", "failed"
+
+
+def worth_telling(summary: Mapping[str, Any]) -> bool:
+    return any(summary.get(key) for key in LISTS)
+
+
+def outcome_of(summary: Mapping[str, Any]) -> str:
+    """One word for filter policies: failed > applied > planned > refused (nothing applied)."""
+    outcomes = {str(action.get("outcome", "")) for action in summary.get("actions", ())}
+    if summary.get("failed") or "failed" in outcomes:
+        return "failed"
+    if outcomes & {"done", "converged", "terminal", "skipped"}:
+        return "applied"
+    if "planned" in outcomes:
+        return "planned"
+    return "refused"
+
+
+def _size(document: Mapping[str, Any]) -> int:
+    return len(json.dumps(document, separators=(",", ":"), default=str).encode())
+
+
+def split(
+    envelope: Mapping[str, Any], items: Mapping[str, Sequence[Any]], budget: int = _BODY_BUDGET
+) -> list[dict[str, Any]]:
+    """The envelope with ``items`` spread over as few documents as fit in ``budget`` bytes each."""
+    parts: list[dict[str, Any]] = []
+    current: dict[str, Any] = {**envelope, **{key: [] for key in items}}
+    base = _size(current) + 40  # the "part"/"parts" keys added below
+    used = base
+    for key, values in items.items():
+        for value in values:
+            cost = len(json.dumps(value, separators=(",", ":"), default=str).encode()) + 1  # and its comma
+            if used + cost > budget and any(current[k] for k in items):
+                parts.append(current)
+                current, used = {**envelope, **{k: [] for k in items}}, base
+            current[key].append(value if base + cost <= budget else _truncated(value))
+            used += cost
+    parts.append(current)
+    for number, part in enumerate(parts, start=1):
+        part.update(part=number, parts=len(parts))
+    return parts
+
+
+def _truncated(value: Any) -> dict[str, Any]:
+    """An item that alone exceeds the budget (never seen: reasons are one line) keeps its identity."""
+    keep = ("kind", "resource", "region", "outcome") if isinstance(value, Mapping) else ()
+    return {**{key: value[key] for key in keep if key in value}, "truncated": True}
+
+
+def messages(summary: Mapping[str, Any], *, function: str, account: str, region: str) -> list[dict[str, Any]]:
+    envelope = {
+        "source": "peerkeeper",
+        "function": function,
+        "account": account,
+        "region": region,
+        "mode": summary.get("mode", ""),
+        "outcome": outcome_of(summary),
+        "scope": summary.get("scope", {}),
+    }
+    for key in ("failed", "errors", "remaining"):
+        if key in summary:
+            envelope[key] = summary[key]
+    return split(envelope, {key: list(summary.get(key) or ()) for key in LISTS})
+
+
+def _subject(message: Mapping[str, Any]) -> str:
+    counts = ", ".join(f"{len(message[key])} {key}" for key in LISTS if message[key])
+    part = f" ({message['part']}/{message['parts']})" if message["parts"] > 1 else ""
+    text = f"peerkeeper {message['function']} [{message['mode']}] {message['outcome']}: {counts}{part}"
+    return text.encode("ascii", "replace").decode()[:_SUBJECT_MAX]
+
+
+def _publish_args(topic_arn: str, message: Mapping[str, Any]) -> dict[str, Any]:
+    body = json.dumps(message, separators=(",", ":"), default=str)
+    args: dict[str, Any] = {
+        "TopicArn": topic_arn,
+        "Subject": _subject(message),
+        "Message": body,
+        "MessageAttributes": {
+            key: {"DataType": "String", "StringValue": str(message[key]) or "-"}
+            for key in ("mode", "function", "outcome")
+        },
+    }
+    if topic_arn.endswith(".fifo"):
+        args["MessageGroupId"] = str(message["function"]) or "peerkeeper"
+        args["MessageDeduplicationId"] = hashlib.sha256(body.encode()).hexdigest()[:64]
+    return args
+
+
+def topic_region(topic_arn: str) -> str:
+    return topic_arn.split(":")[3]
+
+
+def notify(
+    settings: Settings, clients: Clients, summary: Mapping[str, Any], *, function: str, account: str
+) -> str | None:
+    """Publish ``summary`` to the topic; ``None`` when there is no topic or nothing to tell."""
+    topic = settings.notify_topic_arn
+    if not topic or not worth_telling(summary):
+        return None
+    sns = clients.sns(topic_region(topic))
+    try:
+        for message in messages(summary, function=function, account=account, region=settings.region):
+            sns.publish(**_publish_args(topic, message))
+    except (ClientError, BotoCoreError) as error:
+        logger.error("notification failed", extra={"topic": topic, "error": str(error), "summary": dict(summary)})
+        metrics.add_metric(name="NotificationFailed", unit="Count", value=1)
+        return FAILED
+    metrics.add_metric(name="NotificationSent", unit="Count", value=1)
+    return SENT
