@@ -1,13 +1,16 @@
 """Worlds built through the API on the emulator, and the drift each one holds by construction.
 
 The sweep world of ``n`` VPCs: every VPC has 3 route tables (the main one and two more) and no flow
-log. Half of the VPCs are peered in pairs (2j, 2j+1) for j < n/4, and pair j is, by ``j % 4``:
+log. Half of the VPCs are peered in pairs (2j, 2j+1) for j < n/4, and pair j is, by ``j % 4`` (ordered so that
+even the 10-VPC world holds the two kinds that tell the tools apart):
 
 - 0  a pending request (drift: accept it, then route all 6 tables);
-- 1  active and fully routed (no drift);
-- 2  active, one table of the requester VPC lacks the route (drift that Custodian's ``missing-route``
+- 1  active, one table of the requester VPC lacks the route (drift that Custodian's ``missing-route``
      cannot see: the VPC is routed in its other tables);
+- 2  active and fully routed (no drift);
 - 3  active, no table of the requester VPC routes it (drift: 3 routes).
+
+moto also has the region's default VPC (one main table, no peering, no flow log): it counts too.
 
 The ground truth (which connection lacks which route, which VPC lacks a flow log) is returned with
 the world, so every tool's findings can be scored against it.
@@ -18,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PENDING, ROUTED, ONE_TABLE_MISSING, ONE_SIDE_MISSING = 0, 1, 2, 3
+PENDING, ONE_TABLE_MISSING, ROUTED, ONE_SIDE_MISSING = 0, 1, 2, 3
 KIND_NAMES = {
     PENDING: "pending request",
     ROUTED: "active, fully routed",
@@ -39,6 +42,7 @@ class SweepWorld:
     tables: dict[str, list[str]] = field(default_factory=dict)  # vpc -> [main, extra, extra]
     peerings: dict[str, int] = field(default_factory=dict)  # pcx -> kind
     missing_routes: set[tuple[str, str]] = field(default_factory=set)  # (table, pcx)
+    default_vpcs: list[str] = field(default_factory=list)
     build_seconds: float = 0.0
     build_calls: int = 0
 
@@ -47,13 +51,13 @@ class SweepWorld:
         for kind in self.peerings.values():
             by_kind[KIND_NAMES[kind]] = by_kind.get(KIND_NAMES[kind], 0) + 1
         return {
-            "vpcs": len(self.vpcs),
-            "route_tables": sum(len(t) for t in self.tables.values()),
+            "vpcs": len(self.vpcs) + len(self.default_vpcs),
+            "route_tables": sum(len(t) for t in self.tables.values()) + len(self.default_vpcs),
             "peerings": by_kind,
             "pending_to_accept": sorted(p for p, k in self.peerings.items() if k == PENDING),
             "connections_missing_routes": sorted({pcx for _, pcx in self.missing_routes}),
             "missing_routes": len(self.missing_routes),
-            "vpcs_without_flow_log": len(self.vpcs),
+            "vpcs_without_flow_log": len(self.vpcs) + len(self.default_vpcs),
         }
 
 
@@ -108,6 +112,8 @@ def build_sweep_world(ec2: Any, size: int) -> SweepWorld:
         for table in world.tables[accepter]:
             ec2.create_route(RouteTableId=table, DestinationCidrBlock=cidr(2 * pair), VpcPeeringConnectionId=pcx)
             calls += 1
+    world.default_vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]]
+    calls += 1
     world.build_seconds = time.perf_counter() - started
     world.build_calls = calls
     return world

@@ -19,6 +19,10 @@ STALE = "old-api-elb-999.us-east-1.elb.amazonaws.com"
 
 
 # -- world builders ---------------------------------------------------------------------------
+def route53() -> Any:
+    return boto3.client("route53")
+
+
 def private_zone(vpc: str, name: str = ZONE_NAME, zone_id: str = ZONE_ID) -> str:
     """A private zone associated with ``vpc``, with a real-looking id.
 
@@ -28,7 +32,7 @@ def private_zone(vpc: str, name: str = ZONE_NAME, zone_id: str = ZONE_ID) -> str
     identifier = HostedZoneIdentifier(ACCOUNT, f"{name}.", None)
     moto_id_manager.set_custom_id(identifier, zone_id)
     try:
-        boto3.client("route53").create_hosted_zone(
+        route53().create_hosted_zone(
             Name=name,
             CallerReference=f"ref-{name}-{zone_id}",
             VPC={"VPCRegion": REGION, "VPCId": vpc},
@@ -68,7 +72,7 @@ def classic_elb(vpc: str, name: str = LB) -> str:
 
 
 def change(zone_id: str, record_set: dict[str, Any], action: str = "UPSERT") -> None:
-    boto3.client("route53").change_resource_record_sets(
+    route53().change_resource_record_sets(
         HostedZoneId=zone_id,
         ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": {"Name": RECORD, **record_set}}]},
     )
@@ -79,7 +83,7 @@ def set_cname(zone_id: str, value: str, ttl: int = 300) -> None:
 
 
 def records_named(zone_id: str, name: str = RECORD) -> list[dict[str, Any]]:
-    found = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    found = route53().list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     return [record for record in found if record["Name"].rstrip(".").lower() == name]
 
 
@@ -155,9 +159,7 @@ def test_zone_associated_later_gets_the_record(lab, configure, lambda_context):
     configure(DNS_RECORDS=f"{RECORD}={LB}")
     balancer = alb(lab.api_vpc)
     zone = private_zone(lab.api_vpc)
-    boto3.client("route53").associate_vpc_with_hosted_zone(
-        HostedZoneId=zone, VPC={"VPCRegion": REGION, "VPCId": lab.web_vpc}
-    )
+    route53().associate_vpc_with_hosted_zone(HostedZoneId=zone, VPC={"VPCRegion": REGION, "VPCId": lab.web_vpc})
 
     sync_dns(event("AssociateVPCWithHostedZone", lab, zone), lambda_context)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import botocore.endpoint
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
@@ -79,12 +78,13 @@ class FakeRoute53:
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The backoff delays botocore asks for (recorded instead of slept)."""
     delays: list[float] = []
-    monkeypatch.setattr(botocore.endpoint.time, "sleep", delays.append)
+    monkeypatch.setattr("botocore.endpoint.time.sleep", delays.append)
     return delays
 
 
 def route53_answering(clients: Clients, fake: FakeRoute53) -> None:
-    clients.route53().meta.events.register("before-send.route-53.ChangeResourceRecordSets", fake)
+    events: Any = clients.route53().meta.events  # a before-send handler may return a response
+    events.register("before-send.route-53.ChangeResourceRecordSets", fake)
 
 
 @pytest.mark.parametrize("mode", ["standard", "adaptive"])

@@ -241,7 +241,7 @@ def render_actions(console: Console, doc: Mapping[str, Any], title: str) -> None
     table = Table(title=title, title_justify="left", show_lines=False, expand=True)
     table.add_column("concern", style="bold", no_wrap=True)
     table.add_column("what", no_wrap=True)
-    table.add_column("where", no_wrap=True)
+    table.add_column("where", max_width=36, overflow="fold")
     table.add_column("why", ratio=1)
     if show_outcome:
         table.add_column("outcome", no_wrap=True)
@@ -271,8 +271,9 @@ def render_findings(console: Console, doc: Mapping[str, Any]) -> None:
         "problems": ("problem", "red", "could not be checked or changed"),
     }
     table = Table(title="Not changed by peerkeeper", title_justify="left", expand=True)
-    for column in ("", "concern", "where"):
+    for column in ("", "concern"):
         table.add_column(column, no_wrap=True)
+    table.add_column("where", max_width=36, overflow="fold")
     table.add_column("why", ratio=1)
     rows = 0
     for kind in FINDING_KINDS:
@@ -355,9 +356,9 @@ def cmd_apply(args: argparse.Namespace, base: Mapping[str, str]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, base: Mapping[str, str]) -> int:
-    from peerkeeper import demo  # noqa: PLC0415  (needs moto and PyYAML: a development tool)
+    from peerkeeper.demo import main as demo_main  # noqa: PLC0415  (needs moto and PyYAML: a development tool)
 
-    return demo.main()
+    return demo_main()
 
 
 def _console(*, stderr: bool = False) -> Console:

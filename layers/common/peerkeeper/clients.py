@@ -70,6 +70,8 @@ class Clients:
         return self._client("elb", region)  # type: ignore[no-any-return]
 
     def route53(self) -> Route53Client:
+        # PriorRequestNotComplete (concurrent changes to one zone) needs no extra config: botocore's
+        # standard and adaptive modes already retry it with backoff (tests/unit/test_dns_retry.py).
         return self._client("route53", "us-east-1")  # type: ignore[no-any-return]
 
     def sns(self, region: str) -> SNSClient:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 ACCOUNT = "123456789012"  # moto's default account: the one peerkeeper runs in
 STRANGER = "210987654321"  # an account that is not on the allowlist
-REGION = "us-east-1"
+REGION: Final = "us-east-1"
 ZONE_NAME = "elb.lab.private"
 ZONE_ID = "Z0DEMOELBLABPRIVATE"
 RECORD = f"api.{ZONE_NAME}"
@@ -207,7 +207,7 @@ def create_private_zone(clients: Clients, vpc: str) -> str:
     return str(created["HostedZone"]["Id"]).rsplit("/", 1)[-1]
 
 
-def build_lab(clients: Clients) -> Lab:
+def build_lab(clients: Clients, endpoint: str) -> Lab:
     """web-vpc and api-vpc, their load balancers, the private zone, the flow-log group and role."""
     ec2 = clients.ec2(REGION)
     web = build_network(ec2, "web-vpc", "10.0.0.0/16")
@@ -217,8 +217,8 @@ def build_lab(clients: Clients) -> Lab:
         "api-elb": create_load_balancer(clients, "api-elb", api.subnets),
     }
     zone = create_private_zone(clients, web.vpc)
-    clients.session.client("logs", region_name=REGION).create_log_group(logGroupName=LOG_GROUP)
-    role = clients.session.client("iam").create_role(
+    clients.session.client("logs", region_name=REGION, endpoint_url=endpoint).create_log_group(logGroupName=LOG_GROUP)
+    role = clients.session.client("iam", region_name=REGION, endpoint_url=endpoint).create_role(
         RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY)
     )["Role"]["Arn"]
     return Lab(web, api, load_balancers, zone, role)
@@ -400,7 +400,7 @@ def echo_event(action: Mapping[str, Any], lab: Lab) -> dict[str, Any] | None:
     """The CloudTrail event AWS logs for one of peerkeeper's own successful calls (None: no such event)."""
     kind, resource = action.get("kind"), str(action.get("resource", ""))
     if kind == "accept-peering":
-        request = {"vpcPeeringConnectionId": resource}
+        request: dict[str, Any] = {"vpcPeeringConnectionId": resource}
         response = {"vpcPeeringConnection": {"vpcPeeringConnectionId": resource, "status": {"code": "provisioning"}}}
         return cloudtrail_event(
             "ec2.amazonaws.com", "AcceptVpcPeeringConnection", request, response, actor="peerkeeper"
@@ -412,8 +412,8 @@ def echo_event(action: Mapping[str, Any], lab: Lab) -> dict[str, Any] | None:
         value = lab.load_balancers["api-elb"]["dns"]
         return change_record_event(lab.zone_id, resource, value, 300, actor="peerkeeper")
     if kind == "create-flow-logs":
-        request = {"CreateFlowLogsRequest": {"ResourceId": {"content": resource, "tag": 1}}}
-        return cloudtrail_event("ec2.amazonaws.com", "CreateFlowLogs", request, {}, actor="peerkeeper")
+        wrapped = {"CreateFlowLogsRequest": {"ResourceId": {"content": resource, "tag": 1}}}
+        return cloudtrail_event("ec2.amazonaws.com", "CreateFlowLogs", wrapped, {}, actor="peerkeeper")
     return None
 
 
@@ -468,6 +468,7 @@ class Functions:
 
 
 # -- the story --------------------------------------------------------------------------------
+_FINDINGS = (("refused", "refused", "yellow"), ("conflicts", "conflict", "magenta"), ("problems", "problem", "red"))
 _OUTCOME_MARKS = {"done": "[green]✓[/green]", "converged": "[green]=[/green]", "failed": "[red]✗[/red]"}
 
 
@@ -530,11 +531,13 @@ class Story:
     def show(self, summary: Mapping[str, Any], indent: str) -> None:
         for action in summary.get("actions", []):
             mark = _OUTCOME_MARKS.get(action.get("outcome", ""), "•")
+            where = "" if action["resource"] in action["reason"] else f" [bold]{action['resource']}[/bold]:"
             error = f" [red]{action['error']}[/red]" if action.get("error") else ""
-            self.console.print(f"{indent}{mark} {action['kind']} [bold]{action['resource']}[/bold]: {action['reason']}{error}")
-        for key, style in (("refused", "yellow"), ("conflicts", "magenta"), ("problems", "red")):
+            self.console.print(f"{indent}{mark} {action['kind']}{where} {action['reason']}{error}")
+        for key, label, style in _FINDINGS:
             for finding in summary.get(key, []):
-                self.console.print(f"{indent}[{style}]⊘ {key[:-1] if key != 'conflicts' else 'conflict'}[/{style}] {finding['resource']}: {finding['reason']}")
+                where = f"{finding['resource']}: " if finding["resource"] not in finding["reason"] else ""
+                self.console.print(f"{indent}[{style}]⊘ {label}[/{style}] {where}{finding['reason']}")
         if not any(summary.get(key) for key in ("actions", "refused", "conflicts", "problems")):
             reason = summary.get("ignored") or "in sync"
             self.console.print(f"{indent}[dim]· no action ({reason})[/dim]")
@@ -587,92 +590,111 @@ def routed(clients: Clients, network: Network, destination: str, pcx: str) -> bo
 
 
 # -- main -------------------------------------------------------------------------------------
-def play(story: Story, endpoint: str) -> None:
+def chapter_vpcs(story: Story) -> None:
     lab, clients = story.lab, story.clients
-    ec2 = clients.ec2(REGION)
-    web, api = lab.web, lab.api
-    api_dns = lab.load_balancers["api-elb"]["dns"]
-
     story.chapter("1. The VPCs are created")
     for network in lab.networks:
         story.deliver(create_vpc_event(network), f"{network.name} {network.vpc}")
-    story.check("every VPC delivers flow logs to flow-logs-group", flow_logged(clients) >= {web.vpc, api.vpc})
+    story.check("every VPC delivers flow logs to flow-logs-group", flow_logged(clients) >= {lab.web.vpc, lab.api.vpc})
 
+
+def chapter_load_balancers(story: Story) -> None:
+    lab, clients = story.lab, story.clients
     story.chapter("2. The load balancers are created")
-    for name, network in (("web-elb", web), ("api-elb", api)):
+    for name, network in (("web-elb", lab.web), ("api-elb", lab.api)):
         story.deliver(create_load_balancer_event(name, lab.load_balancers[name], network.subnets), name)
+    api_dns = lab.load_balancers["api-elb"]["dns"]
     story.check(f"{RECORD} is a CNAME to api-elb ({api_dns})", cname(clients, lab.zone_id) == api_dns)
 
+
+def chapter_peering(story: Story) -> str:
+    lab, clients = story.lab, story.clients
+    web, api = lab.web, lab.api
     story.chapter("3. api-vpc asks to peer with web-vpc")
-    pcx = ec2.create_vpc_peering_connection(VpcId=api.vpc, PeerVpcId=web.vpc)["VpcPeeringConnection"][
-        "VpcPeeringConnectionId"
-    ]
+    created = clients.ec2(REGION).create_vpc_peering_connection(VpcId=api.vpc, PeerVpcId=web.vpc)
+    pcx = created["VpcPeeringConnection"]["VpcPeeringConnectionId"]
     requester = {"owner": ACCOUNT, "vpc": api.vpc, "cidr": api.cidr}
-    accepter = {"owner": ACCOUNT, "vpc": web.vpc}
-    story.deliver(peering_request_event(pcx, requester, accepter), pcx)
+    story.deliver(peering_request_event(pcx, requester, {"owner": ACCOUNT, "vpc": web.vpc}), pcx)
     story.check(f"{pcx} is active", peering_status(clients, pcx) == "active")
-    story.check("every web-vpc table routes 10.1.0.0/16 to it", routed(clients, web, api.cidr, pcx))
-    story.check("every api-vpc table routes 10.0.0.0/16 to it", routed(clients, api, web.cidr, pcx))
+    story.check(f"every web-vpc table routes {api.cidr} to it", routed(clients, web, api.cidr, pcx))
+    story.check(f"every api-vpc table routes {web.cidr} to it", routed(clients, api, web.cidr, pcx))
+    return pcx
 
+
+def chapter_dns_drift(story: Story) -> None:
+    lab, clients = story.lab, story.clients
     story.chapter("4. api-elb is recreated, then someone edits the CNAME by hand")
-    elbv2 = clients.elbv2(REGION)
-    elbv2.delete_load_balancer(LoadBalancerArn=lab.load_balancers["api-elb"]["arn"])
-    story.deliver(delete_load_balancer_event(lab.load_balancers["api-elb"]), "api-elb")
-    story.check("the record is left as it was while api-elb is gone", cname(clients, lab.zone_id) == api_dns)
-    lab.load_balancers["api-elb"] = create_load_balancer(clients, "api-elb", api.subnets)
-    api_dns = lab.load_balancers["api-elb"]["dns"]
-    story.deliver(create_load_balancer_event("api-elb", lab.load_balancers["api-elb"], api.subnets), "api-elb")
-    story.check(f"{RECORD} points at the new api-elb", cname(clients, lab.zone_id) == api_dns)
+    old = lab.load_balancers["api-elb"]
+    clients.elbv2(REGION).delete_load_balancer(LoadBalancerArn=old["arn"])
+    story.deliver(delete_load_balancer_event(old), "api-elb")
+    story.check("the record is left as it was while api-elb is gone", cname(clients, lab.zone_id) == old["dns"])
+    new = lab.load_balancers["api-elb"] = create_load_balancer(clients, "api-elb", lab.api.subnets)
+    story.deliver(create_load_balancer_event("api-elb", new, lab.api.subnets), "api-elb")
+    story.check(f"{RECORD} points at the new api-elb", cname(clients, lab.zone_id) == new["dns"])
     hand_edit = "old-api.example.com"
-    clients.route53().change_resource_record_sets(
-        HostedZoneId=lab.zone_id,
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "UPSERT",
-                    "ResourceRecordSet": {
-                        "Name": RECORD,
-                        "Type": "CNAME",
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": hand_edit}],
-                    },
-                }
-            ]
-        },
-    )
+    change: Any = {
+        "Action": "UPSERT",
+        "ResourceRecordSet": {"Name": RECORD, "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": hand_edit}]},
+    }
+    clients.route53().change_resource_record_sets(HostedZoneId=lab.zone_id, ChangeBatch={"Changes": [change]})
     story.deliver(change_record_event(lab.zone_id, RECORD, hand_edit, 60), f"{RECORD} → {hand_edit}")
-    story.check(f"{RECORD} is restored to {api_dns}", cname(clients, lab.zone_id) == api_dns)
+    story.check(f"{RECORD} is restored to {new['dns']}", cname(clients, lab.zone_id) == new["dns"])
 
+
+def chapter_route_drift(story: Story, pcx: str) -> None:
+    lab, clients = story.lab, story.clients
     story.chapter("5. Someone deletes a route by hand")
-    table = web.tables[1]
-    ec2.delete_route(RouteTableId=table, DestinationCidrBlock=api.cidr)
-    story.deliver(route_event("DeleteRoute", table, api.cidr), f"{table} {api.cidr}")
-    story.check(f"{table} routes {api.cidr} to {pcx} again", route_targets(clients, table).get(api.cidr) == pcx)
+    table, destination = lab.web.tables[1], lab.api.cidr
+    clients.ec2(REGION).delete_route(RouteTableId=table, DestinationCidrBlock=destination)
+    story.deliver(route_event("DeleteRoute", table, destination), f"{table} {destination}")
+    story.check(f"{table} routes {destination} to {pcx} again", route_targets(clients, table).get(destination) == pcx)
 
+
+def chapter_stranger(story: Story, endpoint: str) -> str:
+    lab, clients = story.lab, story.clients
     story.chapter(f"6. Account {STRANGER} (not on the allowlist) asks to peer with web-vpc")
     stranger = stranger_clients(clients, endpoint).ec2(REGION)
-    stranger_vpc = build_network(stranger, "stranger-vpc", "10.2.0.0/16")
-    request = stranger.create_vpc_peering_connection(VpcId=stranger_vpc.vpc, PeerVpcId=web.vpc, PeerOwnerId=ACCOUNT)
-    stranger_pcx = request["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    vpc = build_network(stranger, "stranger-vpc", "10.2.0.0/16")
+    created = stranger.create_vpc_peering_connection(VpcId=vpc.vpc, PeerVpcId=lab.web.vpc, PeerOwnerId=ACCOUNT)
+    pcx = created["VpcPeeringConnection"]["VpcPeeringConnectionId"]
     story.note(f"in AWS this event stays in account {STRANGER}; here it is forwarded to this account's bus")
-    stranger_side = {"owner": STRANGER, "vpc": stranger_vpc.vpc, "cidr": stranger_vpc.cidr}
-    story.deliver(peering_request_event(stranger_pcx, stranger_side, accepter, account=STRANGER), stranger_pcx)
-    story.check(f"{stranger_pcx} is refused and left pending", peering_status(clients, stranger_pcx) == "pending-acceptance")
+    requester = {"owner": STRANGER, "vpc": vpc.vpc, "cidr": vpc.cidr}
+    event = peering_request_event(pcx, requester, {"owner": ACCOUNT, "vpc": lab.web.vpc}, account=STRANGER)
+    story.deliver(event, pcx)
+    story.check(f"{pcx} is refused and left pending", peering_status(clients, pcx) == "pending-acceptance")
+    return pcx
 
+
+def chapter_sweep(story: Story, stranger_pcx: str) -> None:
+    lab, clients = story.lab, story.clients
     story.chapter("7. The scheduled sweep")
     summaries = story.deliver(scheduled_event(), "rate(15 minutes)")
     refused = {f["resource"] for s in summaries for f in s.get("refused", [])}
+    changed = {(a["kind"], a["resource"]) for s in summaries for a in s.get("actions", [])}
+    default = clients.ec2(REGION).describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    default_vpc = default[0]["VpcId"] if default else ""
     story.check("the sweep is delivered", bool(summaries))
     story.check(f"the sweep finds {stranger_pcx} and still refuses it", stranger_pcx in refused)
-    changed = {(a["kind"], a["resource"]) for s in summaries for a in s.get("actions", [])}
-    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     story.check(
         f"the sweep gives the default VPC {default_vpc}, which no event announced, its flow log",
-        ("create-flow-logs", default_vpc) in changed,
+        not default_vpc or ("create-flow-logs", default_vpc) in changed,
     )
     story.check("the sweep has nothing else to do", changed <= {("create-flow-logs", default_vpc)})
     story.check(f"{stranger_pcx} is still pending", peering_status(clients, stranger_pcx) == "pending-acceptance")
-    story.check("no route to the stranger's 10.2.0.0/16 anywhere", not any("10.2.0.0/16" in route_targets(clients, t) for n in lab.networks for t in n.tables))
+    tables = [table for network in lab.networks for table in network.tables]
+    story.check(
+        "no route to the stranger's 10.2.0.0/16", all("10.2.0.0/16" not in route_targets(clients, t) for t in tables)
+    )
+
+
+def play(story: Story, endpoint: str) -> None:
+    chapter_vpcs(story)
+    chapter_load_balancers(story)
+    pcx = chapter_peering(story)
+    chapter_dns_drift(story)
+    chapter_route_drift(story, pcx)
+    stranger_pcx = chapter_stranger(story, endpoint)
+    chapter_sweep(story, stranger_pcx)
 
 
 def final_plan(story: Story, endpoint: str) -> None:
@@ -701,7 +723,7 @@ def main() -> int:
             configure_process(endpoint)
             console.print(f"[bold]peerkeeper demo[/bold]: moto's AWS emulator at {endpoint} (loopback only)")
             clients = Clients(endpoint_url=endpoint)
-            lab = build_lab(clients)
+            lab = build_lab(clients, endpoint)
             console.print(
                 f"  seed lab: web-vpc {lab.web.vpc} 10.0.0.0/16, api-vpc {lab.api.vpc} 10.1.0.0/16, "
                 f"internal ALBs web-elb and api-elb, private zone {ZONE_NAME} ({lab.zone_id}) on web-vpc, "
@@ -720,5 +742,7 @@ def main() -> int:
         for failure in story.failures:
             console.print(f"  - {failure}")
         return 1
-    console.print(f"[bold green]✔ converged[/bold green]: {story.delivered} deliveries, every check held, plan is empty")
+    console.print(
+        f"[bold green]✔ converged[/bold green]: {story.delivered} deliveries, every check held, plan is empty"
+    )
     return 0

@@ -1,0 +1,128 @@
+"""Cold start per handler, as Lambda bills it, each against its floor in the same environment.
+
+(a) init: a fresh process imports ``functions/<name>/app.py`` with Lambda's ``sys.path``; floor:
+    ``import boto3; boto3.client("ec2")``.
+(b) init + first invocation of the function's sample event (ids replaced by a fresh lab's) against
+    the emulator; floor: a bare script that imports boto3 and makes exactly the calls the handler
+    made (recorded once, replayed with the new lab's ids), with the clients it needs.
+
+Runs of the subject and its floor alternate, and the world is rebuilt before every (b) run, so both
+see the same state and the same machine load. The child processes get Lambda's environment:
+``LAMBDA_TASK_ROOT`` and a trace header make Powertools' Tracer active, as ``Tracing: Active`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks import labs
+from benchmarks.emulator import Emulator, child_env
+
+ROOT = Path(__file__).resolve().parent.parent
+CHILD = Path(__file__).resolve().parent / "coldstart_child.py"
+FUNCTIONS = ("accept_peering", "repair_routes", "sync_dns", "enable_flow_logs", "sweep")
+LAMBDA_ENV = {
+    "AWS_LAMBDA_FUNCTION_NAME": "peerkeeper-bench",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",  # nothing listens: segments go out over UDP and are lost
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+def lambda_env(emulator: Emulator, function: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    task_root = str(ROOT / "functions" / function)
+    return child_env(
+        {**emulator.env(), **labs.FUNCTION_ENV, **LAMBDA_ENV, "LAMBDA_TASK_ROOT": task_root, **(extra or {})}
+    )
+
+
+def child(args: list[str], env: dict[str, str], python: str = sys.executable) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        result_path = Path(out.name)
+    done = subprocess.run(
+        [python, str(CHILD), *args],
+        env={**env, "BENCH_RESULT": str(result_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cold start child {args} failed: {done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(result_path.read_text())
+    result_path.unlink()
+    return result
+
+
+def _fresh_lab(emulator: Emulator, function: str) -> labs.Lab:
+    emulator.reset()
+    return labs.build(emulator.client, function)
+
+
+def _event_file(lab: labs.Lab, function: str, directory: Path) -> Path:
+    path = directory / f"{function}.event.json"
+    path.write_text(json.dumps(labs.event(labs.EVENT_OF[function], lab)))
+    return path
+
+
+def _replay_file(reference: dict[str, Any], old: labs.Lab, new: labs.Lab, directory: Path) -> Path:
+    text = json.dumps(reference)
+    for before, after in zip(old.all_ids(), new.all_ids(), strict=True):
+        text = text.replace(before, after)
+    path = directory / "replay.json"
+    path.write_text(text)
+    return path
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values) * 1000, 1)
+
+
+def measure_function(emulator: Emulator, function: str, runs: int, directory: Path) -> dict[str, Any]:
+    env = lambda_env(emulator, function)
+    # The calls the handler makes on its first invocation, recorded once (untimed).
+    reference_lab = _fresh_lab(emulator, function)
+    calls_path = directory / f"{function}.calls.json"
+    child(["record", function, str(_event_file(reference_lab, function, directory)), str(calls_path)], env)
+    reference = json.loads(calls_path.read_text())
+    samples: dict[str, list[float]] = defaultdict(list)
+    for _ in range(runs):
+        samples["init"].append(child(["init", function], env)["init"])
+        samples["floor_init"].append(child(["floor-init"], env)["init"])
+        lab = _fresh_lab(emulator, function)
+        invoked = child(["invoke", function, str(_event_file(lab, function, directory))], env)
+        samples["first_invoke_total"].append(invoked["total"])
+        samples["first_invoke_handler"].append(invoked["invoke"])
+        floor_lab = _fresh_lab(emulator, function)
+        floored = child(["floor-invoke", str(_replay_file(reference, reference_lab, floor_lab, directory))], env)
+        samples["floor_invoke_total"].append(floored["total"])
+    operations: dict[str, int] = defaultdict(int)
+    for _service, _region, operation, _params in reference["calls"]:
+        operations[operation] += 1
+    medians = {name: _median(values) for name, values in samples.items()}
+    return {
+        "function": function,
+        "event": labs.EVENT_OF[function],
+        "runs": runs,
+        "calls": dict(operations),
+        "ms": medians,
+        "init_ratio": round(medians["init"] / medians["floor_init"], 2),
+        "invoke_ratio": round(medians["first_invoke_total"] / medians["floor_invoke_total"], 2),
+        "actions": [f"{a['kind']} {a['outcome']}" for a in reference["summary"].get("actions", [])],
+    }
+
+
+def run(emulator: Emulator, runs: int, functions: tuple[str, ...] = FUNCTIONS) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        results = [measure_function(emulator, function, runs, Path(tmp)) for function in functions]
+    return {"runs": runs, "functions": results}

@@ -1,0 +1,120 @@
+"""One cold start, in a fresh process started by :mod:`benchmarks.coldstart` (not imported by it).
+
+Run by path, so nothing of the benchmarks package is on ``sys.path``: like Lambda, the path is the
+function's folder, then the layer's content, then the interpreter's own (the venv's site-packages
+play the layer's third-party packages). The result goes to the JSON file ``$BENCH_RESULT``; stdout
+belongs to the handler's logs.
+
+    init FUNCTION               import app
+    floor-init                  import boto3; boto3.client("ec2")
+    invoke FUNCTION EVENT       import app, then app.lambda_handler(event, context)
+    record FUNCTION EVENT OUT   the same, untimed, writing every call's service, region, operation
+                                and parameters to OUT (what the floor script replays)
+    floor-invoke CALLS          import boto3, then make exactly those calls with bare clients
+"""
+
+import time
+
+STARTED = time.perf_counter()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Context:
+    function_name = "peerkeeper-bench"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:peerkeeper-bench"
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    log_group_name = "/aws/lambda/peerkeeper-bench"
+    log_stream_name = "2026/11/23/[$LATEST]bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def lambda_path(function: str) -> None:
+    sys.path[0:1] = [os.path.join(ROOT, "functions", function), os.path.join(ROOT, "layers", "common")]
+
+
+def write(result: dict) -> None:
+    with open(os.environ["BENCH_RESULT"], "w") as handle:
+        json.dump(result, handle)
+
+
+def load(path: str):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def main(argv: list[str]) -> None:
+    mode = argv[0]
+    if mode == "floor-init":
+        sys.path.pop(0)
+        import boto3
+
+        boto3.client("ec2")
+        write({"init": time.perf_counter() - STARTED})
+    elif mode == "init":
+        lambda_path(argv[1])
+        import app  # noqa: F401
+
+        write({"init": time.perf_counter() - STARTED})
+    elif mode in ("invoke", "record"):
+        lambda_path(argv[1])
+        event = load(argv[2])
+        import app
+
+        initialised = time.perf_counter()
+        calls: list = []
+        if mode == "record":
+            from peerkeeper.clients import default_clients
+
+            session = default_clients().session
+            original = session.client
+
+            def client(*args, **kwargs):  # every client peerkeeper makes records its calls
+                made = original(*args, **kwargs)
+                region, service = made.meta.region_name, made.meta.service_model.service_name
+
+                def remember(params, model, **_):
+                    calls.append([service, region, model.name, json.loads(json.dumps(params, default=str))])
+
+                made.meta.events.register("before-parameter-build", remember)
+                return made
+
+            session.client = client
+        summary = app.lambda_handler(event, Context())
+        finished = time.perf_counter()
+        result = {"init": initialised - STARTED, "invoke": finished - initialised, "total": finished - STARTED}
+        if mode == "record":
+            with open(argv[3], "w") as handle:
+                json.dump({"calls": calls, "summary": summary}, handle)
+        write(result)
+    elif mode == "floor-invoke":
+        sys.path.pop(0)
+        calls = load(argv[1])["calls"]
+        import boto3
+        from botocore import xform_name
+
+        clients: dict = {}
+        initialised = None
+        for service, region, operation, params in calls:
+            key = (service, region)
+            if key not in clients:
+                clients[key] = boto3.client(service, region_name=region)
+            if initialised is None:
+                initialised = time.perf_counter()
+            getattr(clients[key], xform_name(operation))(**params)
+        finished = time.perf_counter()
+        initialised = initialised or finished
+        write({"init": initialised - STARTED, "invoke": finished - initialised, "total": finished - STARTED})
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
