@@ -118,3 +118,26 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+def snippet(code: str) -> None:
+    """``snippet CODE``: the time of ``exec(CODE)`` in a fresh process (the import costs table)."""
+    sys.path.pop(0)
+    exec(code, {})  # noqa: S102
+    write({"init": time.perf_counter() - STARTED})
+
+
+def profile(function: str, event_path: str, stats_out: str) -> None:
+    """``profile FUNCTION EVENT STATS``: cProfile of init + first invocation, written for pstats."""
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    lambda_path(function)
+    event = load(event_path)
+    import app
+
+    app.lambda_handler(event, Context())
+    profiler.disable()
+    profiler.dump_stats(stats_out)
+    write({"total": time.perf_counter() - STARTED})

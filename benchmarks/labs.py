@@ -104,6 +104,9 @@ def build(clients: Callable[[str], Any], case: str, tables: int = 2) -> Lab:
     """The world just before the event of ``case`` is delivered (``tables`` route tables per VPC)."""
     lab = _network(clients, tables)
     ec2 = clients("ec2")
+    # moto recreates the region's default VPC on reset, with a new id: a whole-region call names it.
+    default = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    lab.ids["default_vpc"] = default[0]["VpcId"] if default else "vpc-none"
     clients("logs").create_log_group(logGroupName=LOG_GROUP)
     if case == "repair_routes":  # accepted and routed, then one route deleted (the DeleteRoute event)
         ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=lab.ids["peering"])
@@ -121,7 +124,7 @@ def build(clients: Callable[[str], Any], case: str, tables: int = 2) -> Lab:
 EVENT_OF = {
     "accept_peering": "accept_peering__CreateVpcPeeringConnection",
     "repair_routes": "repair_routes__DeleteRoute",
-    "sync_dns": "sync_dns__ChangeResourceRecordSets",
+    "sync_dns": "sync_dns__CreateLoadBalancer_v2",
     "enable_flow_logs": "enable_flow_logs__CreateVpc",
     "sweep": "sweep__Scheduled",
 }

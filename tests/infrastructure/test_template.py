@@ -50,6 +50,7 @@ SYNC_DNS = {
     "route53:GetHostedZone",
     "route53:ListResourceRecordSets",
     "route53:ChangeResourceRecordSets",
+    "ec2:DescribeVpcs",
 }
 ENABLE_FLOW_LOGS = {"ec2:DescribeVpcs", "ec2:DescribeFlowLogs", "ec2:CreateFlowLogs", "iam:PassRole"}
 EXPECTED_ACTIONS = {

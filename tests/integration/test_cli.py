@@ -97,6 +97,7 @@ def test_apply_converges_then_plan_exits_0(lab, endpoint, capsys):
 
     output = capsys.readouterr().out
     assert "converged" in output
+    assert '"level"' not in output  # the functions' JSON logs stay off the terminal's stdout
     assert peering_status(endpoint, pcx) == "active"
     assert cli.main(["plan", *args]) == cli.EXIT_OK
     assert "no action" in capsys.readouterr().out

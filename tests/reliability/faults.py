@@ -10,6 +10,11 @@ see in production and retries with its own backoff; nothing in peerkeeper knows 
 
 ``before-send`` runs once per *attempt* (inside botocore's retry loop), ``before-call`` once per
 *call*: the recorder in ``tests/support.py`` counts calls, this counts attempts.
+
+botocore calls *every* ``before-send`` handler and keeps the first response, so moto's handler runs
+after ours even when ours answered: left alone, moto would carry out the request whose answer was
+an error (a mutation that "failed" but happened). ``answer`` points the faulted attempt's URL at a
+host moto does not serve, so the request is not carried out, as with a real throttle.
 """
 
 from __future__ import annotations
@@ -56,6 +61,16 @@ def error_response(url: str, service: str, code: str, message: str, status: int)
     return AWSResponse(url, status, headers, _RawBody(body.encode()))
 
 
+UNSERVED_URL = "https://fault-injected.invalid/"
+
+
+def answer(request: Any, service: str, code: str, message: str, status: int) -> AWSResponse:
+    """The fault's response; the attempt itself never reaches moto (see the module's docstring)."""
+    response = error_response(request.url, service, code, message, status)
+    request.url = UNSERVED_URL  # botocore makes a new request for each retry: only this attempt
+    return response
+
+
 def throttle_for(service: str) -> tuple[str, str, int]:
     """(code, message, HTTP status) of the service's throttling error."""
     if service == "ec2":
@@ -93,7 +108,7 @@ class Throttler:
                 return None
             self.injected[operation] += 1
         code, message, status = throttle_for(service)
-        return error_response(request.url, service, code, message, status)
+        return answer(request, service, code, message, status)
 
     @property
     def total_attempts(self) -> int:
@@ -113,13 +128,15 @@ class FailOnce:
     message: str = "You are not authorized to perform this operation."
     status: int = 403
     hits: int = 0
+    bodies: list[Any] = field(default_factory=list)
 
     def __call__(self, request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
         service, operation = _service_and_operation(event_name)
         if not self.matches(operation, request):
             return None
         self.hits += 1
-        return error_response(request.url, service, self.code, self.message, self.status)
+        self.bodies.append(request.body)
+        return answer(request, service, self.code, self.message, self.status)
 
 
 @dataclass

@@ -108,7 +108,7 @@ def test_still_busy_after_every_attempt_fails_the_invocation(sleeps: list[float]
 
     (outcome,) = execute([ACTION], clients, dns.EXECUTORS, dry_run=False)
 
-    assert fake.attempts == 4  # Config(retries={"max_attempts": n}) counts retries: n + 1 attempts
+    assert fake.attempts == 3  # PEERKEEPER_MAX_ATTEMPTS counts every attempt (botocore total_max_attempts)
     assert len(sleeps) == 3
     assert outcome.status == FAILED  # retryable, not terminal: the event goes back to EventBridge
     assert outcome.error.startswith("PriorRequestNotComplete")

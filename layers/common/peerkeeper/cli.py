@@ -16,10 +16,12 @@ rich is imported inside the functions that draw: the Lambda layer never pays for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -427,11 +429,29 @@ def explain(error: Exception) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def terminal_logging(level: str) -> Iterator[None]:
+    """The functions' JSON logs are for CloudWatch: on a terminal, only warnings and up, on stderr."""
+    from peerkeeper.observability import logger  # noqa: PLC0415
+
+    handler = logger.registered_handler
+    stream = handler.setStream(sys.stderr) if isinstance(handler, logging.StreamHandler) else None
+    previous = logger.log_level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+        if stream is not None and isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     base = dict(os.environ if environ is None else environ)
     try:
-        code: int = args.handler(args, base)
+        with terminal_logging(base.get("POWERTOOLS_LOG_LEVEL") or "WARNING"):
+            code: int = args.handler(args, base)
     except KeyboardInterrupt:
         sys.stderr.write("peerkeeper: interrupted\n")
         return 130

@@ -38,7 +38,7 @@ class Clients:
     ) -> None:
         self._session = session
         self._endpoint_url = endpoint_url
-        self._config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts})  # type: ignore[arg-type]
+        self._config = Config(retries={"mode": retry_mode, "total_max_attempts": max_attempts})  # type: ignore[arg-type]
         self._cache: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
