@@ -126,3 +126,93 @@ def run(emulator: Emulator, runs: int, functions: tuple[str, ...] = FUNCTIONS) -
     with tempfile.TemporaryDirectory() as tmp:
         results = [measure_function(emulator, function, runs, Path(tmp)) for function in functions]
     return {"runs": runs, "functions": results}
+
+
+# -- where the time goes ----------------------------------------------------------------------
+SNIPPETS = {
+    "import boto3": "import boto3",
+    "boto3.client('ec2') (the floor)": "import boto3; boto3.client('ec2')",
+    "powertools Logger": "from aws_lambda_powertools import Logger; Logger(service='x')",
+    "powertools Metrics": "from aws_lambda_powertools import Metrics; Metrics(service='x', namespace='x')",
+    "powertools Tracer (tracing active: imports aws_xray_sdk, patches)": (
+        "from aws_lambda_powertools import Tracer; Tracer(service='x')"
+    ),
+    "Logger + Metrics + Tracer (peerkeeper.observability)": (
+        "from aws_lambda_powertools import Logger, Metrics, Tracer; "
+        "Logger(service='x'); Metrics(service='x', namespace='x'); Tracer(service='x')"
+    ),
+}
+PROFILED = {
+    "botocore: load service models (JSON)": ("botocore/loaders.py", "load_service_model"),
+    "botocore: create clients": ("botocore/session.py", "create_client"),
+    "botocore: HTTP round trips": ("botocore/endpoint.py", "_send"),
+    "x-ray: patch_all at Tracer()": ("aws_xray_sdk/core/patcher.py", "patch_all"),
+    "x-ray: traced botocore calls": ("aws_xray_sdk/ext/botocore/patch.py", "_xray_traced_botocore"),
+    "peerkeeper: reconcile (observe, plan, apply)": ("peerkeeper/service.py", "reconcile"),
+}
+
+
+def import_costs(emulator: Emulator, runs: int, function: str = "repair_routes") -> dict[str, float]:
+    """Median ms of each snippet in a fresh process with the function's Lambda environment."""
+    env = lambda_env(emulator, function)
+    costs: dict[str, list[float]] = defaultdict(list)
+    for _ in range(runs):
+        for name, code in SNIPPETS.items():
+            costs[name].append(child(["snippet", code], env)["init"])
+        costs["import app (as deployed)"].append(child(["init", function], env)["init"])
+        off = lambda_env(emulator, function, {"POWERTOOLS_TRACE_DISABLED": "1"})
+        costs["import app, POWERTOOLS_TRACE_DISABLED=1"].append(child(["init", function], off)["init"])
+        costs["python -c pass"].append(child(["snippet", "pass"], env)["init"])
+    return {name: _median(values) for name, values in costs.items()}
+
+
+def import_time_by_package(emulator: Emulator, function: str = "repair_routes") -> dict[str, float]:
+    """``python -X importtime`` of the function's init: self time summed per top-level package (ms)."""
+    env = lambda_env(emulator, function)
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", str(CHILD), "init", function],
+            env={**env, "BENCH_RESULT": out.name},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    totals: dict[str, float] = defaultdict(float)
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        _, self_us, _, name = (part.strip() for part in line.replace("import time:", "").split("|", 2)[:2] + ["", line.rsplit("|", 1)[-1]])
+        top = name.strip().split(".")[0]
+        totals[top] += int(self_us) / 1000
+    ranked = sorted(totals.items(), key=lambda item: -item[1])
+    head = {name: round(ms, 1) for name, ms in ranked[:12]}
+    head["(everything else)"] = round(sum(ms for _, ms in ranked[12:]), 1)
+    return head
+
+
+def profile_first_invocation(emulator: Emulator, function: str = "sweep") -> dict[str, float]:
+    """cProfile of init + first invocation: cumulative ms of the functions in ``PROFILED``."""
+    import pstats
+
+    env = lambda_env(emulator, function)
+    with tempfile.TemporaryDirectory() as tmp:
+        lab = _fresh_lab(emulator, function)
+        stats_path = Path(tmp) / "profile.stats"
+        child(["profile", function, str(_event_file(lab, function, Path(tmp))), str(stats_path)], env)
+        stats = pstats.Stats(str(stats_path))
+    found: dict[str, float] = {}
+    entries = stats.stats  # type: ignore[attr-defined]
+    for label, (path, name) in PROFILED.items():
+        found[label] = round(
+            sum(value[3] for (file, _, func), value in entries.items() if file.endswith(path) and func == name) * 1000, 1
+        )
+    found["total (profiled, inflated by the profiler)"] = round(max(value[3] for value in entries.values()) * 1000, 1)
+    return found
+
+
+def breakdown(emulator: Emulator, runs: int) -> dict[str, Any]:
+    return {
+        "import_costs_ms": import_costs(emulator, runs),
+        "importtime_self_ms_by_package": import_time_by_package(emulator),
+        "first_invocation_profile_ms": profile_first_invocation(emulator),
+    }

@@ -112,12 +112,13 @@ def main(argv: list[str]) -> None:
         finished = time.perf_counter()
         initialised = initialised or finished
         write({"init": initialised - STARTED, "invoke": finished - initialised, "total": finished - STARTED})
+    elif mode == "snippet":
+        snippet(argv[1])
+    elif mode == "profile":
+        profile(argv[1], argv[2], argv[3])
     else:
         raise SystemExit(f"unknown mode {mode}")
 
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
 
 
 def snippet(code: str) -> None:
@@ -141,3 +142,7 @@ def profile(function: str, event_path: str, stats_out: str) -> None:
     profiler.disable()
     profiler.dump_stats(stats_out)
     write({"total": time.perf_counter() - STARTED})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
