@@ -10,6 +10,8 @@ SAM_VENV := .tools/sam
 CHECKOV_VENV := .tools/checkov
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
+C7N_VENV := .tools/c7n
+C7N := $(C7N_VENV)/bin/custodian
 
 .PHONY: help demo test lint typecheck unit validate build deploy invoke bench bench-smoke checkov stackset-template clean
 
@@ -70,8 +72,17 @@ EVENT ?= events/repair_routes__DeleteRoute.json
 invoke: build
 	$(SAM) local invoke $(FUNCTION) -e $(EVENT)
 
-bench: $(STAMP)
-	$(PY) -m benchmarks
+# Cloud Custodian, for the sweep comparison only: its own venv, its boto3 pin never meets .venv's.
+$(C7N): tools/requirements-c7n.txt
+	$(PYTHON) -m venv $(C7N_VENV)
+	$(C7N_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-c7n.txt
+	touch $(C7N)
+
+# BENCH_SIZE=tiny|small|full (full adds the 1,000-VPC world: ~10 minutes). Run 'make build' first to
+# measure sam's own layer; without it the layer is rebuilt with pip install --target.
+BENCH_SIZE ?= small
+bench: $(STAMP) $(C7N)
+	$(PY) -m benchmarks --size $(BENCH_SIZE)
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -26,7 +26,7 @@ def patch_missing_route() -> None:
     if source.count(BUG) != 1:
         raise SystemExit(f"c7n_runner: expected the {BUG!r} typo once in MissingRoute.process; c7n changed?")
     namespace: dict[str, object] = {}
-    exec(compile(source.replace(BUG, FIX), vpc.__file__, "exec"), vars(vpc), namespace)  # noqa: S102
+    exec(compile(source.replace(BUG, FIX), vpc.__file__, "exec"), vars(vpc), namespace)
     vpc.MissingRoute.process = namespace["process"]
 
 

@@ -13,7 +13,9 @@ see the same state and the same machine load. The child processes get Lambda's e
 
 from __future__ import annotations
 
+import compileall
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +28,16 @@ from benchmarks import labs
 from benchmarks.emulator import Emulator, child_env
 
 ROOT = Path(__file__).resolve().parent.parent
+PIP_TARGET = [
+    sys.executable,
+    "-m",
+    "pip",
+    "install",
+    "--quiet",
+    "--disable-pip-version-check",
+    "--no-compile",
+    "--target",
+]
 CHILD = Path(__file__).resolve().parent / "coldstart_child.py"
 FUNCTIONS = ("accept_peering", "repair_routes", "sync_dns", "enable_flow_logs", "sweep")
 LAMBDA_ENV = {
@@ -39,10 +51,42 @@ LAMBDA_ENV = {
 }
 
 
+SAM_LAYER = ROOT / ".aws-sam" / "build" / "CommonLayer" / "python"
+_layers: dict[str, str] = {}
+
+
+def layer_copy(directory: Path, *, compiled: bool = False) -> str:
+    """The layer as Lambda unzips it into /opt/python: ``sam build``'s output (no .pyc: /opt is
+    read-only, so Python compiles every module it imports on every cold start), with the current
+    source of peerkeeper. Without a sam build, ``pip install --target`` of the pinned requirements.
+    ``compiled``: the same with .pyc files written at build time (``compileall``, unchecked hashes)."""
+    key = "compiled" if compiled else "plain"
+    if key in _layers:
+        return _layers[key]
+    target = directory / f"layer-{key}"
+    if SAM_LAYER.is_dir():
+        shutil.copytree(SAM_LAYER, target, ignore=shutil.ignore_patterns("__pycache__", "peerkeeper"))
+    else:
+        subprocess.run(
+            [*PIP_TARGET, str(target), "-r", str(ROOT / "layers" / "common" / "requirements.txt")],
+            check=True,
+        )
+    shutil.copytree(
+        ROOT / "layers" / "common" / "peerkeeper", target / "peerkeeper", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    if compiled:
+        compileall.compile_dir(
+            target, quiet=1, invalidation_mode=compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH
+        )
+    _layers[key] = str(target)
+    return _layers[key]
+
+
 def lambda_env(emulator: Emulator, function: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     task_root = str(ROOT / "functions" / function)
+    layer = {"BENCH_LAYER": _layers["plain"]} if "plain" in _layers else {}
     return child_env(
-        {**emulator.env(), **labs.FUNCTION_ENV, **LAMBDA_ENV, "LAMBDA_TASK_ROOT": task_root, **(extra or {})}
+        {**emulator.env(), **labs.FUNCTION_ENV, **LAMBDA_ENV, "LAMBDA_TASK_ROOT": task_root, **layer, **(extra or {})}
     )
 
 
@@ -122,10 +166,14 @@ def measure_function(emulator: Emulator, function: str, runs: int, directory: Pa
     }
 
 
-def run(emulator: Emulator, runs: int, functions: tuple[str, ...] = FUNCTIONS) -> dict[str, Any]:
+def run(emulator: Emulator, runs: int, functions: tuple[str, ...] = FUNCTIONS, *, details: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
+        layer_copy(Path(tmp))
         results = [measure_function(emulator, function, runs, Path(tmp)) for function in functions]
-    return {"runs": runs, "functions": results}
+        found = breakdown(emulator, max(3, runs // 2), Path(tmp)) if details else {}
+        _layers.clear()
+    source = "sam build output (.aws-sam/build/CommonLayer)" if SAM_LAYER.is_dir() else "pip install --target"
+    return {"runs": runs, "layer": source, "functions": results, "breakdown": found}
 
 
 # -- where the time goes ----------------------------------------------------------------------
@@ -152,8 +200,10 @@ PROFILED = {
 }
 
 
-def import_costs(emulator: Emulator, runs: int, function: str = "repair_routes") -> dict[str, float]:
-    """Median ms of each snippet in a fresh process with the function's Lambda environment."""
+def import_costs(emulator: Emulator, runs: int, directory: Path, function: str = "repair_routes") -> dict[str, float]:
+    """Median ms of each snippet in a fresh process with the function's Lambda environment.
+
+    Snippets run on this interpreter's site-packages (compiled): the cost of each import itself."""
     env = lambda_env(emulator, function)
     costs: dict[str, list[float]] = defaultdict(list)
     for _ in range(runs):
@@ -163,6 +213,8 @@ def import_costs(emulator: Emulator, runs: int, function: str = "repair_routes")
         off = lambda_env(emulator, function, {"POWERTOOLS_TRACE_DISABLED": "1"})
         costs["import app, POWERTOOLS_TRACE_DISABLED=1"].append(child(["init", function], off)["init"])
         costs["python -c pass"].append(child(["snippet", "pass"], env)["init"])
+        compiled = lambda_env(emulator, function, {"BENCH_LAYER": layer_copy(directory, compiled=True)})
+        costs["import app, layer with .pyc (compileall)"].append(child(["init", function], compiled)["init"])
     return {name: _median(values) for name, values in costs.items()}
 
 
@@ -181,9 +233,8 @@ def import_time_by_package(emulator: Emulator, function: str = "repair_routes") 
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        _, self_us, _, name = (part.strip() for part in line.replace("import time:", "").split("|", 2)[:2] + ["", line.rsplit("|", 1)[-1]])
-        top = name.strip().split(".")[0]
-        totals[top] += int(self_us) / 1000
+        self_us, _cumulative, name = line.removeprefix("import time:").split("|")
+        totals[name.strip().split(".")[0]] += int(self_us) / 1000
     ranked = sorted(totals.items(), key=lambda item: -item[1])
     head = {name: round(ms, 1) for name, ms in ranked[:12]}
     head["(everything else)"] = round(sum(ms for _, ms in ranked[12:]), 1)
@@ -204,15 +255,16 @@ def profile_first_invocation(emulator: Emulator, function: str = "sweep") -> dic
     entries = stats.stats  # type: ignore[attr-defined]
     for label, (path, name) in PROFILED.items():
         found[label] = round(
-            sum(value[3] for (file, _, func), value in entries.items() if file.endswith(path) and func == name) * 1000, 1
+            sum(value[3] for (file, _, func), value in entries.items() if file.endswith(path) and func == name) * 1000,
+            1,
         )
     found["total (profiled, inflated by the profiler)"] = round(max(value[3] for value in entries.values()) * 1000, 1)
     return found
 
 
-def breakdown(emulator: Emulator, runs: int) -> dict[str, Any]:
+def breakdown(emulator: Emulator, runs: int, directory: Path) -> dict[str, Any]:
     return {
-        "import_costs_ms": import_costs(emulator, runs),
+        "import_costs_ms": import_costs(emulator, runs, directory),
         "importtime_self_ms_by_package": import_time_by_package(emulator),
         "first_invocation_profile_ms": profile_first_invocation(emulator),
     }

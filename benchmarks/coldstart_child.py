@@ -37,7 +37,16 @@ class Context:
 
 
 def lambda_path(function: str) -> None:
-    sys.path[0:1] = [os.path.join(ROOT, "functions", function), os.path.join(ROOT, "layers", "common")]
+    """Lambda's order: the function's folder, then the layer (``$BENCH_LAYER``: a copy of the built
+    layer, as it is unzipped in /opt/python), then the runtime. Without a layer copy, the source tree
+    and this interpreter's site-packages stand for it."""
+    layer = os.environ.get("BENCH_LAYER")
+    if layer:
+        sys.path[:] = [os.path.join(ROOT, "functions", function), layer] + [
+            p for p in sys.path[1:] if "site-packages" not in p
+        ]
+    else:
+        sys.path[0:1] = [os.path.join(ROOT, "functions", function), os.path.join(ROOT, "layers", "common")]
 
 
 def write(result: dict) -> None:
@@ -50,81 +59,82 @@ def load(path: str):
         return json.load(handle)
 
 
-def main(argv: list[str]) -> None:
-    mode = argv[0]
-    if mode == "floor-init":
-        sys.path.pop(0)
-        import boto3
+def floor_init() -> None:
+    sys.path.pop(0)
+    import boto3
 
-        boto3.client("ec2")
-        write({"init": time.perf_counter() - STARTED})
-    elif mode == "init":
-        lambda_path(argv[1])
-        import app  # noqa: F401
+    boto3.client("ec2")
+    write({"init": time.perf_counter() - STARTED})
 
-        write({"init": time.perf_counter() - STARTED})
-    elif mode in ("invoke", "record"):
-        lambda_path(argv[1])
-        event = load(argv[2])
-        import app
 
-        initialised = time.perf_counter()
-        calls: list = []
-        if mode == "record":
-            from peerkeeper.clients import default_clients
+def init(function: str) -> None:
+    lambda_path(function)
+    import app  # noqa: F401
 
-            session = default_clients().session
-            original = session.client
+    write({"init": time.perf_counter() - STARTED})
 
-            def client(*args, **kwargs):  # every client peerkeeper makes records its calls
-                made = original(*args, **kwargs)
-                region, service = made.meta.region_name, made.meta.service_model.service_name
 
-                def remember(params, model, **_):
-                    calls.append([service, region, model.name, json.loads(json.dumps(params, default=str))])
+def recording_clients(calls: list) -> None:
+    """Every client peerkeeper makes records its calls: service, region, operation, parameters."""
+    from peerkeeper.clients import default_clients
 
-                made.meta.events.register("before-parameter-build", remember)
-                return made
+    session = default_clients().session
+    original = session.client
 
-            session.client = client
-        summary = app.lambda_handler(event, Context())
-        finished = time.perf_counter()
-        result = {"init": initialised - STARTED, "invoke": finished - initialised, "total": finished - STARTED}
-        if mode == "record":
-            with open(argv[3], "w") as handle:
-                json.dump({"calls": calls, "summary": summary}, handle)
-        write(result)
-    elif mode == "floor-invoke":
-        sys.path.pop(0)
-        calls = load(argv[1])["calls"]
-        import boto3
-        from botocore import xform_name
+    def client(*args, **kwargs):
+        made = original(*args, **kwargs)
+        region, service = made.meta.region_name, made.meta.service_model.service_name
 
-        clients: dict = {}
-        initialised = None
-        for service, region, operation, params in calls:
-            key = (service, region)
-            if key not in clients:
-                clients[key] = boto3.client(service, region_name=region)
-            if initialised is None:
-                initialised = time.perf_counter()
-            getattr(clients[key], xform_name(operation))(**params)
-        finished = time.perf_counter()
-        initialised = initialised or finished
-        write({"init": initialised - STARTED, "invoke": finished - initialised, "total": finished - STARTED})
-    elif mode == "snippet":
-        snippet(argv[1])
-    elif mode == "profile":
-        profile(argv[1], argv[2], argv[3])
-    else:
-        raise SystemExit(f"unknown mode {mode}")
+        def remember(params, model, **_):
+            calls.append([service, region, model.name, json.loads(json.dumps(params, default=str))])
 
+        made.meta.events.register("before-parameter-build", remember)
+        return made
+
+    session.client = client
+
+
+def invoke(function: str, event_path: str, record_to: str = "") -> None:
+    lambda_path(function)
+    event = load(event_path)
+    import app
+
+    initialised = time.perf_counter()
+    calls: list = []
+    if record_to:
+        recording_clients(calls)
+    summary = app.lambda_handler(event, Context())
+    finished = time.perf_counter()
+    if record_to:
+        with open(record_to, "w") as handle:
+            json.dump({"calls": calls, "summary": summary}, handle)
+    write({"init": initialised - STARTED, "invoke": finished - initialised, "total": finished - STARTED})
+
+
+def floor_invoke(calls_path: str) -> None:
+    sys.path.pop(0)
+    calls = load(calls_path)["calls"]
+    import boto3
+    from botocore import xform_name
+
+    clients: dict = {}
+    initialised = None
+    for service, region, operation, params in calls:
+        key = (service, region)
+        if key not in clients:
+            clients[key] = boto3.client(service, region_name=region)
+        if initialised is None:
+            initialised = time.perf_counter()
+        getattr(clients[key], xform_name(operation))(**params)
+    finished = time.perf_counter()
+    initialised = initialised or finished
+    write({"init": initialised - STARTED, "invoke": finished - initialised, "total": finished - STARTED})
 
 
 def snippet(code: str) -> None:
     """``snippet CODE``: the time of ``exec(CODE)`` in a fresh process (the import costs table)."""
     sys.path.pop(0)
-    exec(code, {})  # noqa: S102
+    exec(code, {})
     write({"init": time.perf_counter() - STARTED})
 
 
@@ -144,5 +154,15 @@ def profile(function: str, event_path: str, stats_out: str) -> None:
     write({"total": time.perf_counter() - STARTED})
 
 
+MODES = {
+    "floor-init": floor_init,
+    "init": init,
+    "invoke": invoke,
+    "record": invoke,
+    "floor-invoke": floor_invoke,
+    "snippet": snippet,
+    "profile": profile,
+}
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    MODES[sys.argv[1]](*sys.argv[2:])

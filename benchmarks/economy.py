@@ -154,8 +154,10 @@ def run(emulator: Emulator, *, tiny: bool = False) -> dict[str, Any]:
             emulator.reset()
             lab = labs.build(emulator.client, case, tables=tables)
             event = labs.event(labs.EVENT_OF[function], lab)
-            calls, summary = _invoke(function, event)
+            calls, _ = _invoke(function, event)
             results.append({"scenario": name, "function": function, **_verdict(calls, minimum)})
-            again, summary = _invoke(function, event)
-            results.append({"scenario": f"{name}: replayed", "function": function, **_verdict(again, _replayed(minimum))})
+            again, _ = _invoke(function, event)
+            results.append(
+                {"scenario": f"{name}: replayed", "function": function, **_verdict(again, _replayed(minimum))}
+            )
     return {"scenarios": results}

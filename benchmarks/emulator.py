@@ -43,9 +43,9 @@ class Emulator:
         return {**AWS_ENV, "AWS_ENDPOINT_URL": self.url}
 
     def client(self, service: str, region: str = REGION) -> Any:
-        return boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
-        ).client(service, endpoint_url=self.url)  # type: ignore[call-overload]
+        return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region).client(
+            service, endpoint_url=self.url
+        )  # type: ignore[call-overload]
 
     def reset(self) -> None:
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST", data=b"")

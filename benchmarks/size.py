@@ -20,6 +20,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+PIP_TARGET = [
+    sys.executable,
+    "-m",
+    "pip",
+    "install",
+    "--quiet",
+    "--disable-pip-version-check",
+    "--no-compile",
+    "--target",
+]
 SAM_BUILD = ROOT / ".aws-sam" / "build"
 C7N_PYTHON = ROOT / ".tools" / "c7n" / "bin" / "python"
 MIB = 1024 * 1024
@@ -41,7 +51,11 @@ def zipped(directory: Path) -> tuple[int, dict[str, int]]:
                 relative = path.relative_to(directory)
                 archive.write(path, relative)
                 info = archive.getinfo(str(relative))
-                top = relative.parts[1] if relative.parts[0] == "python" and len(relative.parts) > 1 else relative.parts[0]
+                top = (
+                    relative.parts[1]
+                    if relative.parts[0] == "python" and len(relative.parts) > 1
+                    else relative.parts[0]
+                )
                 per_top[top.split("-")[0].split(".dist")[0]] += info.compress_size
     groups: dict[str, int] = defaultdict(int)
     for top, size in per_top.items():
@@ -53,8 +67,7 @@ def zipped(directory: Path) -> tuple[int, dict[str, int]]:
 def _pip_layer(target: Path) -> None:
     python = target / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
-        + ["--target", str(python), "-r", str(ROOT / "layers" / "common" / "requirements.txt")],
+        [*PIP_TARGET, str(python), "-r", str(ROOT / "layers" / "common" / "requirements.txt")],
         check=True,
     )
     shutil.copytree(ROOT / "layers" / "common" / "peerkeeper", python / "peerkeeper")
@@ -72,13 +85,18 @@ def run() -> dict[str, Any]:
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if (SAM_BUILD / "CommonLayer").is_dir():
-            layer, functions = SAM_BUILD / "CommonLayer", {p.name: p for p in SAM_BUILD.iterdir() if p.name != "CommonLayer" and p.is_dir()}
+            layer, functions = (
+                SAM_BUILD / "CommonLayer",
+                {p.name: p for p in SAM_BUILD.iterdir() if p.name != "CommonLayer" and p.is_dir()},
+            )
             result["source"] = "sam build (.aws-sam/build)"
         else:
             layer = Path(tmp) / "layer"
             _pip_layer(layer)
             functions = {p.name: p for p in (ROOT / "functions").iterdir() if p.is_dir()}
-            result["source"] = "pip install --target of layers/common/requirements.txt + the package (no sam build found)"
+            result["source"] = (
+                "pip install --target of layers/common/requirements.txt + the package (no sam build found)"
+            )
         size, groups = zipped(layer)
         result["layer_mib"] = round(size / MIB, 2)
         result["layer_groups_mib"] = {name: round(b / MIB, 2) for name, b in sorted(groups.items())}

@@ -90,7 +90,9 @@ def plan_findings(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_plan(emulator: Emulator) -> tuple[float, dict[str, Any], dict[str, Any]]:
-    code = "from benchmarks.callcount import install; install(); from peerkeeper.cli import main; raise SystemExit(main())"
+    code = (
+        "from benchmarks.callcount import install; install(); from peerkeeper.cli import main; raise SystemExit(main())"
+    )
     argv = [sys.executable, "-c", code, "plan", "--json", "--endpoint-url", emulator.url, "--region", REGION]
     env = child_env({**emulator.env(), "ALLOWED_PEER_ACCOUNTS": ACCOUNT})
     wall, calls, stdout = _run(argv, env)
@@ -130,7 +132,9 @@ def score(world: SweepWorld, tool: str, findings: dict[str, Any]) -> dict[str, A
         result["missing_routes"] = f"{len(routes & world.missing_routes)}/{len(world.missing_routes)}"
         result["false_routes"] = len(routes - world.missing_routes)
         accepted = set(findings["accept"])
-        result["pending_to_accept"] = f"{len(accepted & set(truth['pending_to_accept']))}/{len(truth['pending_to_accept'])}"
+        result["pending_to_accept"] = (
+            f"{len(accepted & set(truth['pending_to_accept']))}/{len(truth['pending_to_accept'])}"
+        )
     else:
         result["missing_routes"] = "not reported (per connection only)"
         result["pending_to_accept"] = "not reported"

@@ -18,6 +18,7 @@ the world, so every tool's findings can be scored against it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,8 +64,6 @@ class SweepWorld:
 
 def build_sweep_world(ec2: Any, size: int) -> SweepWorld:
     """Build the world with as few calls as the API allows (it has no batch create for these)."""
-    import time
-
     started = time.perf_counter()
     world = SweepWorld(size)
     calls = 0
@@ -86,34 +85,35 @@ def build_sweep_world(ec2: Any, size: int) -> SweepWorld:
             if table["VpcId"] in world.tables:
                 world.tables[table["VpcId"]].insert(0, table["RouteTableId"])
     for pair in range(size // 4):
-        requester, accepter = world.vpcs[2 * pair], world.vpcs[2 * pair + 1]
-        kind = pair % 4
-        pcx = ec2.create_vpc_peering_connection(VpcId=requester, PeerVpcId=accepter)["VpcPeeringConnection"][
-            "VpcPeeringConnectionId"
-        ]
-        calls += 1
-        world.peerings[pcx] = kind
-        if kind == PENDING:
-            world.missing_routes |= {(t, pcx) for v in (requester, accepter) for t in world.tables[v]}
-            continue
-        ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
-        calls += 1
-        routed = {
-            ROUTED: world.tables[requester],
-            ONE_TABLE_MISSING: world.tables[requester][1:],
-            ONE_SIDE_MISSING: [],
-        }[kind]
-        for table in world.tables[requester]:
-            if table in routed:
-                ec2.create_route(RouteTableId=table, DestinationCidrBlock=cidr(2 * pair + 1), VpcPeeringConnectionId=pcx)
-                calls += 1
-            else:
-                world.missing_routes.add((table, pcx))
-        for table in world.tables[accepter]:
-            ec2.create_route(RouteTableId=table, DestinationCidrBlock=cidr(2 * pair), VpcPeeringConnectionId=pcx)
-            calls += 1
-    world.default_vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]]
+        calls += _peer(ec2, world, pair)
+    world.default_vpcs = [
+        v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    ]
     calls += 1
     world.build_seconds = time.perf_counter() - started
     world.build_calls = calls
     return world
+
+
+def _peer(ec2: Any, world: SweepWorld, pair: int) -> int:
+    """Pair ``pair``'s connection in the state its kind says; returns the calls it took."""
+    requester, accepter = world.vpcs[2 * pair], world.vpcs[2 * pair + 1]
+    kind = pair % 4
+    pcx = ec2.create_vpc_peering_connection(VpcId=requester, PeerVpcId=accepter)["VpcPeeringConnection"][
+        "VpcPeeringConnectionId"
+    ]
+    world.peerings[pcx] = kind
+    if kind == PENDING:
+        world.missing_routes |= {(t, pcx) for v in (requester, accepter) for t in world.tables[v]}
+        return 1
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    routed = {
+        ROUTED: world.tables[requester],
+        ONE_TABLE_MISSING: world.tables[requester][1:],
+        ONE_SIDE_MISSING: [],
+    }[kind]
+    world.missing_routes |= {(table, pcx) for table in world.tables[requester] if table not in routed}
+    wanted = [(table, cidr(2 * pair + 1)) for table in routed] + [(t, cidr(2 * pair)) for t in world.tables[accepter]]
+    for table, destination in wanted:
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock=destination, VpcPeeringConnectionId=pcx)
+    return 2 + len(wanted)

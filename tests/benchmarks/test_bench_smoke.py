@@ -1,0 +1,54 @@
+"""The benchmarks still run: ``python -m benchmarks --size tiny`` end to end (not a timed test).
+
+It starts moto's server, measures one handler's cold start once, two call-economy scenarios and a
+10-VPC sweep (Cloud Custodian too when ``.tools/c7n`` exists), and writes the JSON. The figures are
+not asserted, only that every measure produced them and that the call counts hold their goals.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_runs_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "tiny.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--size", "tiny", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Sweep on moto's server" in done.stdout
+    results = json.loads(out.read_text())
+
+    cold = results["cold_start"]["functions"]
+    assert [f["function"] for f in cold] == ["repair_routes"]
+    assert cold[0]["ms"]["init"] > 0
+    assert cold[0]["calls"] == {
+        "DescribeRouteTables": 1,
+        "DescribeVpcPeeringConnections": 1,
+        "DescribeVpcs": 1,
+        "CreateRoute": 1,
+    }
+
+    for scenario in results["economy"]["scenarios"]:
+        assert scenario["mutations_exact"], scenario
+        assert scenario["reads_ok"], scenario
+
+    world = results["sweep"]["sizes"][0]
+    plan = world["tools"]["peerkeeper"]
+    assert plan["mutations"] == 0
+    assert plan["drift"]["missed_connections"] == []
+    assert plan["drift"]["false_routes"] == 0
+    assert plan["drift"]["missing_routes"] == f"{world['world']['missing_routes']}/{world['world']['missing_routes']}"
