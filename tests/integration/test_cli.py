@@ -182,6 +182,30 @@ def test_malformed_allowlist_through_python_m_peerkeeper():
     ]
 
 
+def test_missing_profile_in_the_environment_through_the_console_script(tmp_path):
+    """A missing AWS_PROFILE breaks botocore as soon as anything builds a client (the X-Ray SDK does, on import)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update({"AWS_PROFILE": "ghost", "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_REGION": "us-east-1"})
+    completed = subprocess.run(
+        [sys.executable, "-m", "peerkeeper", "plan"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == ["peerkeeper: error: AWS profile 'ghost' not found"]
+
+
+def test_outcome_names_are_reconciles():
+    from peerkeeper import reconcile
+
+    names = ("PLANNED", "DONE", "CONVERGED", "TERMINAL", "FAILED", "SKIPPED")
+    assert [getattr(cli, name) for name in names] == [getattr(reconcile, name) for name in names]
+
+
 def test_unknown_region(capsys):
     assert cli.main(["plan", "--region", "xx-nowhere-9"]) == cli.EXIT_ERROR
     assert "unknown region 'xx-nowhere-9'" in one_line_error(capsys)

@@ -86,7 +86,7 @@ def load_balancer(vpc: str, cidr_prefix: str, name: str = LB) -> str:
 
 
 def change(zone_id: str, name: str, kind: str, value: str, ttl: int = 300) -> None:
-    record = {"Name": name, "Type": kind, "TTL": ttl, "ResourceRecords": [{"Value": value}]}
+    record: Any = {"Name": name, "Type": kind, "TTL": ttl, "ResourceRecords": [{"Value": value}]}
     boto3.client("route53").change_resource_record_sets(
         HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
     )
@@ -116,7 +116,7 @@ def build_world(lab: Lab) -> World:
     zone = boto3.client("route53").create_hosted_zone(
         Name=ZONE_NAME,
         CallerReference="reliability",
-        VPC={"VPCRegion": REGION, "VPCId": lab.web_vpc},
+        VPC={"VPCRegion": "us-east-1", "VPCId": lab.web_vpc},
         HostedZoneConfig={"PrivateZone": True},
     )
     zone_id = str(zone["HostedZone"]["Id"]).rsplit("/", 1)[-1]

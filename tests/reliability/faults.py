@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 _EC2_ERROR = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
@@ -54,10 +54,12 @@ class _RawBody(BytesIO):
 
 
 def error_response(url: str, service: str, code: str, message: str, status: int) -> AWSResponse:
-    request_id = f"fault-{random.getrandbits(32):08x}"  # noqa: S311  (an id, not a secret)
+    request_id = f"fault-{random.getrandbits(32):08x}"
     template = _EC2_ERROR if service == "ec2" else _QUERY_ERROR
     body = template.format(code=code, message=message, request_id=request_id, namespace=_NAMESPACES.get(service, ""))
-    headers = {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "text/xml"
+    headers["x-amzn-RequestId"] = request_id
     return AWSResponse(url, status, headers, _RawBody(body.encode()))
 
 
@@ -96,7 +98,7 @@ class Throttler:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)  # noqa: S311  (reproducible faults, not security)
+        self._random = random.Random(self.seed)
 
     def __call__(self, request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
         service, operation = _service_and_operation(event_name)

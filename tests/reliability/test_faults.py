@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from peerkeeper.reconcile import ReconcileError
-from tests.reliability.conftest import LOG_GROUP, flow_logs, record_sets, RECORD
+from tests.reliability.conftest import LOG_GROUP, RECORD, record_sets
 from tests.reliability.faults import FailOnce
 from tests.support import ec2_client, handler, load_event, peering_status, routes_of
 
@@ -44,9 +44,16 @@ def attempts_of(calls, operation: str) -> int:
     return calls.operations.count(operation)
 
 
-def test_connection_deleted_before_accept_is_terminal_and_the_rest_is_applied(world, hook, calls, caplog, lambda_context):
+def test_connection_deleted_before_accept_is_terminal_and_the_rest_is_applied(
+    world, hook, calls, caplog, lambda_context
+):
     ec2 = ec2_client()
-    hook("before-call", before_first("AcceptVpcPeeringConnection", lambda _: ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=world.pcx)))
+    hook(
+        "before-call",
+        before_first(
+            "AcceptVpcPeeringConnection", lambda _: ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=world.pcx)
+        ),
+    )
 
     summary = sweep(load_event("sweep__Scheduled"), lambda_context)  # returns: no retry storm
 
@@ -61,7 +68,9 @@ def test_connection_deleted_before_accept_is_terminal_and_the_rest_is_applied(wo
     assert any("action terminal" in r.getMessage() for r in caplog.records)
 
 
-def test_route_table_deleted_before_its_route_is_terminal_and_other_tables_are_routed(world, hook, calls, lambda_context):
+def test_route_table_deleted_before_its_route_is_terminal_and_other_tables_are_routed(
+    world, hook, calls, lambda_context
+):
     ec2 = ec2_client()
     ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=world.pcx)
     doomed = world.lab.api_tables[-1]
@@ -78,7 +87,8 @@ def test_route_table_deleted_before_its_route_is_terminal_and_other_tables_are_r
 
     outcomes = {(a["resource"], a["outcome"]) for a in summary["actions"]}
     terminal = [a for a in summary["actions"] if a["outcome"] == "terminal"]
-    assert len(terminal) == 1 and "NotFound" in terminal[0]["error"]
+    assert len(terminal) == 1
+    assert "NotFound" in terminal[0]["error"]
     assert "failed" not in summary
     for table in world.lab.tables:
         if (table, "terminal") not in outcomes and table != doomed:
@@ -106,7 +116,10 @@ def test_load_balancer_deleted_after_observe_leaves_a_record_that_the_next_event
     follows finds no load balancer and, per the contract, leaves the record as it is."""
     elbv2 = boto3.client("elbv2", region_name="us-east-1")
     arn = elbv2.describe_load_balancers(Names=["api-elb"])["LoadBalancers"][0]["LoadBalancerArn"]
-    hook("before-call", before_first("ChangeResourceRecordSets", lambda _: elbv2.delete_load_balancer(LoadBalancerArn=arn)))
+    hook(
+        "before-call",
+        before_first("ChangeResourceRecordSets", lambda _: elbv2.delete_load_balancer(LoadBalancerArn=arn)),
+    )
 
     first = sync_dns(world.event("sync_dns__CreateLoadBalancer_v2"), lambda_context)
     then = sync_dns(world.event("sync_dns__DeleteLoadBalancer_v2"), lambda_context)
@@ -117,7 +130,9 @@ def test_load_balancer_deleted_after_observe_leaves_a_record_that_the_next_event
     assert [v for n, k, v in record_sets(world.zone_id) if n == RECORD] == [(world.dns_name,)]
 
 
-def test_one_unauthorized_route_table_does_not_stop_the_others_and_fails_the_invocation(world, hook, calls, lambda_context):
+def test_one_unauthorized_route_table_does_not_stop_the_others_and_fails_the_invocation(
+    world, hook, calls, lambda_context
+):
     ec2 = ec2_client()
     ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=world.pcx)
     denied = world.lab.web_tables[-1]
@@ -136,7 +151,10 @@ def test_one_unauthorized_route_table_does_not_stop_the_others_and_fails_the_inv
     assert failure.hits == 1  # not retried by botocore: not a transient error
     for table in world.lab.tables:
         if table != denied:
-            assert routes_of(ec2, table).get("10.1.0.0/16" if table in world.lab.web_tables else "10.0.0.0/16") == world.pcx
+            assert (
+                routes_of(ec2, table).get("10.1.0.0/16" if table in world.lab.web_tables else "10.0.0.0/16")
+                == world.pcx
+            )
     assert "10.1.0.0/16" not in routes_of(ec2, denied), (routes_of(ec2, denied)["10.1.0.0/16"], calls.mutating)
 
 

@@ -31,7 +31,10 @@ def topic(aws, configure) -> Any:
     def received() -> list[dict[str, Any]]:
         found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
         return [
-            {"body": json.loads(m["Body"]), "attributes": {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}}
+            {
+                "body": json.loads(m["Body"]),
+                "attributes": {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()},
+            }
             for m in found.get("Messages", [])
         ]
 
@@ -48,7 +51,9 @@ def test_an_invocation_that_acts_publishes_one_message_listing_every_action(worl
         (a["kind"], a["resource"], a["outcome"]) for a in summary["actions"]
     ]
     assert body["actions"][0]["kind"] == "accept-peering"
-    assert body["mode"] == "enforce" and body["outcome"] == "applied" and body["parts"] == 1
+    assert body["mode"] == "enforce"
+    assert body["outcome"] == "applied"
+    assert body["parts"] == 1
     assert message["attributes"] == {"mode": "enforce", "function": "peerkeeper-test", "outcome": "applied"}
 
 
@@ -96,7 +101,9 @@ def test_a_failed_action_is_published_before_the_invocation_fails(world, topic, 
     assert message["body"]["failed"] == len(message["body"]["actions"])
 
 
-def test_a_publish_failure_keeps_the_result_and_does_not_fail_the_invocation(world, topic, hook, lambda_context, caplog):
+def test_a_publish_failure_keeps_the_result_and_does_not_fail_the_invocation(
+    world, topic, hook, lambda_context, caplog
+):
     hook("before-send", FailOnce(lambda operation, _: operation == "Publish", code="AuthorizationError"))
 
     summary = accept(world.event("accept_peering__CreateVpcPeeringConnection"), lambda_context)
@@ -119,7 +126,9 @@ def test_a_huge_summary_is_split_into_messages_sns_accepts():
     assert len(parts) > 1
     for part in parts:
         args = notify._publish_args("arn:aws:sns:us-east-1:123456789012:t", part)
-        attributes = sum(len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in args["MessageAttributes"].items())
+        attributes = sum(
+            len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in args["MessageAttributes"].items()
+        )
         assert len(args["Message"].encode()) + attributes <= notify.SNS_MAX_BYTES
         assert len(args["Subject"]) <= 100
     assert [a for part in parts for a in part["actions"]] == actions

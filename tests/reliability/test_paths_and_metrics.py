@@ -71,7 +71,9 @@ def refuse(path: str, lab, forbidden, context, capsys) -> set[str]:
 
 @pytest.mark.parametrize("reject", ["false", "true"])
 @pytest.mark.parametrize("path", ["event", "sweep", "cli plan", "cli apply"])
-def test_an_unlisted_or_overlapping_request_is_accepted_on_no_path(lab, forbidden, configure, lambda_context, capsys, path, reject):
+def test_an_unlisted_or_overlapping_request_is_accepted_on_no_path(
+    lab, forbidden, configure, lambda_context, capsys, path, reject
+):
     configure(ALLOWED_PEER_ACCOUNTS=ACCOUNT, REJECT_UNLISTED=reject)
 
     refused = refuse(path, lab, forbidden, lambda_context, capsys)
@@ -97,7 +99,8 @@ def test_no_concern_and_no_sweep_ever_deletes_anything(world, calls, lambda_cont
     assert operations["ReplaceRoute"] == 0  # nothing in this world is dead: nothing may be replaced
     for change in (p for op, p in calls.calls if op == "ChangeResourceRecordSets"):
         body = change["body"].decode() if isinstance(change["body"], bytes) else str(change["body"])
-        assert "<Action>DELETE</Action>" not in body and "<Action>UPSERT</Action>" in body
+        assert "<Action>DELETE</Action>" not in body
+        assert "<Action>UPSERT</Action>" in body
     assert_user_things_intact(world)
     metrics.clear_metrics()
 
@@ -119,7 +122,11 @@ def own_writes_as_events(calls, world) -> list[dict[str, Any]]:
         if operation == "AcceptVpcPeeringConnection":
             pcx = fields["VpcPeeringConnectionId"]
             response = {"vpcPeeringConnection": {"vpcPeeringConnectionId": pcx, "status": {"code": "provisioning"}}}
-            events.append(cloudtrail("repair_routes__AcceptVpcPeeringConnection", operation, {"vpcPeeringConnectionId": pcx}, response))
+            events.append(
+                cloudtrail(
+                    "repair_routes__AcceptVpcPeeringConnection", operation, {"vpcPeeringConnectionId": pcx}, response
+                )
+            )
         elif operation in ("CreateRoute", "ReplaceRoute"):
             request = {"routeTableId": fields["RouteTableId"], "destinationCidrBlock": fields["DestinationCidrBlock"]}
             events.append(cloudtrail("repair_routes__ReplaceRoute", operation, request, {"_return": True}))
@@ -128,7 +135,9 @@ def own_writes_as_events(calls, world) -> list[dict[str, Any]]:
             events.append(cloudtrail("sync_dns__ChangeResourceRecordSets", operation, sample))
         elif operation == "CreateFlowLogs":
             request = {"CreateFlowLogsRequest": {"ResourceId": {"content": world.new_vpc, "tag": 1}}}
-            events.append(cloudtrail("enable_flow_logs__DeleteFlowLogs", operation, request, {"CreateFlowLogsResponse": {}}))
+            events.append(
+                cloudtrail("enable_flow_logs__DeleteFlowLogs", operation, request, {"CreateFlowLogsResponse": {}})
+            )
     return events
 
 
@@ -137,7 +146,12 @@ def test_own_writes_cause_at_most_one_follow_up_each_and_it_is_a_no_op(world, ca
     for name in ALL_EVENTS:
         handler(function_of(name))(world.event(name), lambda_context)
     writes = own_writes_as_events(calls, world)
-    assert {e["detail"]["eventName"] for e in writes} >= {"AcceptVpcPeeringConnection", "CreateRoute", "ChangeResourceRecordSets", "CreateFlowLogs"}
+    assert {e["detail"]["eventName"] for e in writes} >= {
+        "AcceptVpcPeeringConnection",
+        "CreateRoute",
+        "ChangeResourceRecordSets",
+        "CreateFlowLogs",
+    }
 
     follow_ups: Counter[str] = Counter()
     for event in writes:
@@ -174,7 +188,7 @@ def emitted(capsys) -> Counter[str]:
 def test_the_emf_metrics_of_a_known_scenario(world, configure, capsys, lambda_context):
     metrics.clear_metrics()
     ec2 = ec2_client()
-    igw = [g for g in ec2.describe_internet_gateways()["InternetGateways"]][0]["InternetGatewayId"]
+    igw = next(iter(ec2.describe_internet_gateways()["InternetGateways"]))["InternetGatewayId"]
     ec2.create_route(RouteTableId=world.lab.api_tables[0], DestinationCidrBlock="10.0.0.0/16", GatewayId=igw)
     capsys.readouterr()
 
@@ -185,11 +199,19 @@ def test_the_emf_metrics_of_a_known_scenario(world, configure, capsys, lambda_co
     configure(ALLOWED_PEER_ACCOUNTS=OTHER)
     twin = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
     refused_pcx = request_peering(ec2, twin, world.lab.web_vpc)
-    accept(load_event("accept_peering__CreateVpcPeeringConnection", web_vpc=world.lab.web_vpc, api_vpc=twin, peering=refused_pcx), lambda_context)
+    accept(
+        load_event(
+            "accept_peering__CreateVpcPeeringConnection", web_vpc=world.lab.web_vpc, api_vpc=twin, peering=refused_pcx
+        ),
+        lambda_context,
+    )
     refused = emitted(capsys)
 
     assert first["PeeringAccepted"] == 1
     assert first["RouteCreated"] == 3  # 2 web tables + 1 api table; the other api table conflicts
     assert first["RouteConflict"] == 1
-    assert replay["NoChange"] == 1 and replay["RouteConflict"] == 1 and "RouteCreated" not in replay
-    assert refused["PeeringRefused"] == 1 and "PeeringAccepted" not in refused
+    assert replay["NoChange"] == 1
+    assert replay["RouteConflict"] == 1
+    assert "RouteCreated" not in replay
+    assert refused["PeeringRefused"] == 1
+    assert "PeeringAccepted" not in refused

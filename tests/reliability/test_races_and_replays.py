@@ -57,7 +57,9 @@ def test_two_simultaneous_invocations_converge_to_one_route_per_table_and_destin
 
     assert errors == []
     assert len(results) == 2
-    outcomes = Counter((a["resource"], a["outcome"]) for r in results for a in r["actions"] if a["kind"] == "create-route")
+    outcomes = Counter(
+        (a["resource"], a["outcome"]) for r in results for a in r["actions"] if a["kind"] == "create-route"
+    )
     for table in world.lab.tables:  # each table: created once, found already there once
         assert outcomes[(table, "done")] + outcomes[(table, "converged")] == 2, table
         assert outcomes[(table, "done")] >= 1, table

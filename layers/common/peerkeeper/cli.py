@@ -37,15 +37,18 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from peerkeeper import service
 from peerkeeper.clients import Clients
 from peerkeeper.events import Scope
 from peerkeeper.model import Action
-from peerkeeper.reconcile import CONVERGED, DONE, FAILED, PLANNED, SKIPPED, TERMINAL, Env, Pacer, Report
 from peerkeeper.settings import DRY_RUN, ENFORCE, Settings, SettingsError
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from peerkeeper.reconcile import Report
+
+# Outcome names of peerkeeper.reconcile (imported lazily: see main).
+PLANNED, DONE, CONVERGED, TERMINAL, FAILED, SKIPPED = "planned", "done", "converged", "terminal", "failed", "skipped"
 
 # The sweep's concerns, in the sweep's order (routes after peering: it routes what was just accepted).
 CONCERNS = ("peering", "routes", "dns", "flow_logs")
@@ -138,10 +141,7 @@ def _settings_error(error: SettingsError, args: argparse.Namespace) -> UsageErro
 
 def resolve(args: argparse.Namespace, base: Mapping[str, str], mode: str) -> Target:
     """Validate everything first (no AWS call on a malformed setting), then ask STS who we are."""
-    try:
-        session = boto3.Session(profile_name=args.profile) if args.profile else boto3.Session()
-    except ProfileNotFound as error:
-        raise UsageError(f"AWS profile {args.profile!r} not found") from error
+    session = boto3.Session(profile_name=args.profile) if args.profile else boto3.Session()
     regions = _regions(args, base, session)
     try:
         settings = [Settings.from_env(effective_environ(base, args, region, mode)) for region in regions]
@@ -154,10 +154,7 @@ def resolve(args: argparse.Namespace, base: Mapping[str, str], mode: str) -> Tar
         session, retry_mode=first.retry_mode, max_attempts=first.max_attempts, endpoint_url=args.endpoint_url
     )
     account_id = clients.account_id(regions[0])
-    allowlist_given = (
-        getattr(args, "allowed_accounts", None) is not None or base.get("ALLOWED_PEER_ACCOUNTS", "").strip()
-    )
-    if not allowlist_given:
+    if args.allowed_accounts is None and not base.get("ALLOWED_PEER_ACCOUNTS", "").strip():
         # Like the template: an unset allowlist means the account itself.
         settings = [replace(s, allowed_peer_accounts=frozenset({account_id})) for s in settings]
     return Target(clients, account_id, tuple(settings))
@@ -214,6 +211,9 @@ def run(
     target: Target, command: str, on_action: Callable[[Action], None] | None = None, concerns: Sequence[str] = CONCERNS
 ) -> Result:
     """The sweep over every region of ``target``, through the one reconcile path."""
+    from peerkeeper import service  # noqa: PLC0415  (see main)
+    from peerkeeper.reconcile import Env, Pacer  # noqa: PLC0415
+
     mode = target.settings[0].mode if target.settings else DRY_RUN
     result = Result(command, target.account_id, mode)
     for settings in target.settings:
@@ -413,6 +413,8 @@ def explain(error: Exception) -> str | None:
         return str(error)
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials found: use --profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+    if isinstance(error, ProfileNotFound):
+        return f"AWS profile {error.kwargs.get('profile', '')!r} not found"
     if isinstance(error, NoRegionError):
         return "no region: pass --region or set AWS_REGION"
     if isinstance(error, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
@@ -447,6 +449,12 @@ def terminal_logging(level: str) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Parse, run, and turn a person's mistakes into one line on stderr.
+
+    The reconcile modules are imported here, inside the ``try``: importing Powertools' Tracer loads
+    the X-Ray SDK, which builds a botocore client and so reads the AWS config (a missing
+    ``AWS_PROFILE`` fails right there).
+    """
     args = build_parser().parse_args(argv)
     base = dict(os.environ if environ is None else environ)
     try:

@@ -629,6 +629,7 @@ def chapter_dns_drift(story: Story) -> None:
     story.deliver(delete_load_balancer_event(old), "api-elb")
     story.check("the record is left as it was while api-elb is gone", cname(clients, lab.zone_id) == old["dns"])
     new = lab.load_balancers["api-elb"] = create_load_balancer(clients, "api-elb", lab.api.subnets)
+    story.note("moto gives a recreated load balancer the same DNS name; in AWS it changes and sync_dns upserts it")
     story.deliver(create_load_balancer_event("api-elb", new, lab.api.subnets), "api-elb")
     story.check(f"{RECORD} points at the new api-elb", cname(clients, lab.zone_id) == new["dns"])
     hand_edit = "old-api.example.com"
@@ -730,6 +731,7 @@ def main() -> int:
                 f"log group {LOG_GROUP}, role {ROLE_NAME}"
             )
             console.print(f"  {len(rules)} rules from template.yaml route the events to functions/*/app.py")
+            console.print("  peerkeeper's own calls are played back too, when a rule would deliver them")
             story = Story(console, rules, Functions(root), lab, clients)
             play(story, endpoint)
             final_plan(story, endpoint)
