@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger, Metrics
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer  # noqa: PLC0415 - deferred on purpose (module docstring)
+    from aws_lambda_powertools import Tracer
 
 SERVICE = "peerkeeper"
 NAMESPACE = "Peerkeeper"
