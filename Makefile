@@ -67,6 +67,11 @@ build: $(SAM)
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build
 	$(SAM_VENV)/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build/CommonLayer/python
 
+# Plain CloudFormation for a service-managed StackSet (StackSets cannot run the SAM transform).
+stackset-template: build
+	$(SAM_VENV)/bin/python tools/stackset_template.py
+	$(SAM_VENV)/bin/cfn-lint .aws-sam/stackset/template.json
+
 CONFIG_ENV ?= default
 deploy: build
 	$(SAM) deploy --config-env $(CONFIG_ENV)

@@ -451,9 +451,9 @@ def terminal_logging(level: str) -> Iterator[None]:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Parse, run, and turn a person's mistakes into one line on stderr.
 
-    The reconcile modules are imported here, inside the ``try``: importing Powertools' Tracer loads
-    the X-Ray SDK, which builds a botocore client and so reads the AWS config (a missing
-    ``AWS_PROFILE`` fails right there).
+    The reconcile modules are imported here, inside the ``try``, so that whatever they set up at
+    import and whatever reads the AWS config (a missing ``AWS_PROFILE`` fails at the first botocore
+    session) ends as one line, not a traceback.
     """
     args = build_parser().parse_args(argv)
     base = dict(os.environ if environ is None else environ)

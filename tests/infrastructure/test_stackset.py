@@ -1,0 +1,55 @@
+"""make stackset-template: built artefacts zipped by content and the template pointed at S3.
+
+The translation itself (samtranslator) runs in the SAM tool environment: `make stackset-template`,
+which CI runs after `make validate`, fails if any AWS::Serverless resource or the transform is left.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from tools.stackset_template import prepare, zip_directory
+
+
+def built_tree(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    build = tmp_path / "build"
+    (build / "CommonLayer" / "python" / "peerkeeper").mkdir(parents=True)
+    (build / "CommonLayer" / "python" / "peerkeeper" / "__init__.py").write_text("")
+    (build / "SweepFunction").mkdir()
+    (build / "SweepFunction" / "app.py").write_text("def lambda_handler(event, context): ...\n")
+    template = {
+        "Resources": {
+            "CommonLayer": {"Type": "AWS::Serverless::LayerVersion", "Properties": {"ContentUri": "CommonLayer"}},
+            "SweepFunction": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "SweepFunction"}},
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        }
+    }
+    return build, template
+
+
+def test_code_locations_point_at_the_regional_artefact_bucket(tmp_path):
+    build, template = built_tree(tmp_path)
+
+    zips = prepare(template, build, tmp_path / "out")
+
+    assert len(zips) == 2
+    code = template["Resources"]["SweepFunction"]["Properties"]["CodeUri"]
+    assert code["Bucket"] == {"Fn::Sub": "${ArtifactBucketPrefix}-${AWS::Region}"}
+    assert code["Key"].startswith("peerkeeper/SweepFunction-")
+    assert code["Key"].endswith(".zip")
+    assert template["Resources"]["CommonLayer"]["Properties"]["ContentUri"]["Key"].startswith("peerkeeper/CommonLayer-")
+    assert "ArtifactBucketPrefix" in template["Parameters"]
+    with zipfile.ZipFile(zips[0]) as archive:
+        assert archive.namelist() == ["python/peerkeeper/__init__.py"]
+
+
+def test_zips_are_reproducible(tmp_path):
+    build, _ = built_tree(tmp_path)
+
+    first = zip_directory(build / "SweepFunction", tmp_path / "a", "SweepFunction")
+    second = zip_directory(build / "SweepFunction", tmp_path / "b", "SweepFunction")
+
+    assert first.name == second.name
+    assert first.read_bytes() == second.read_bytes()
