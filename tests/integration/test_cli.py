@@ -81,9 +81,11 @@ def test_plan_json_lists_the_drift_by_concern_and_exits_2(lab, endpoint, capsys)
     assert [(a["kind"], a["resource"], a["outcome"]) for a in concerns["peering"]["actions"]] == [
         ("accept-peering", pcx, "planned")
     ]
+    assert concerns["peering"]["actions"][0]["params"] == {"VpcPeeringConnectionId": pcx}
     routes = concerns["routes"]["actions"]
     assert sorted(a["resource"] for a in routes) == sorted(lab.web.tables + lab.api.tables)
-    assert all({"kind", "resource", "region", "reason", "outcome"} <= set(a) for a in routes)
+    assert all({"kind", "resource", "region", "reason", "outcome", "params"} <= set(a) for a in routes)
+    assert all(a["params"]["VpcPeeringConnectionId"] == pcx for a in routes)
     assert [a["resource"] for a in concerns["dns"]["actions"]] == ["api.elb.lab.private"]
     assert len(concerns["flow_logs"]["actions"]) == 1
     assert doc["counts"] == {"actions": 7, "refused": 0, "conflicts": 0, "problems": 0, "errors": 0}

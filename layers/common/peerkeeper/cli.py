@@ -45,7 +45,7 @@ from peerkeeper.settings import DRY_RUN, ENFORCE, Settings, SettingsError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from peerkeeper.reconcile import Report
+    from peerkeeper.reconcile import Outcome, Report
 
 # Outcome names of peerkeeper.reconcile (imported lazily: see main).
 PLANNED, DONE, CONVERGED, TERMINAL, FAILED, SKIPPED = "planned", "done", "converged", "terminal", "failed", "skipped"
@@ -77,6 +77,10 @@ _CREDENTIAL_CODES = frozenset(
         "InvalidAccessKeyId",
     }
 )
+
+
+def _with_params(outcome: Outcome) -> dict[str, Any]:
+    return {**outcome.to_dict(), "params": dict(outcome.action.params)}
 
 
 class UsageError(Exception):
@@ -183,6 +187,7 @@ class Result:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
 
     def document(self) -> dict[str, Any]:
+        """The ``--json`` document: per concern, actions (with their API arguments) and findings."""
         concerns: dict[str, dict[str, list[dict[str, Any]]]] = {
             name: {"actions": [], **{kind: [] for kind in FINDING_KINDS}} for name in CONCERNS
         }
@@ -190,7 +195,8 @@ class Result:
             outcomes = iter(report.outcomes)  # execute() answers each plan's actions in order, one by one
             for plan in report.plans:
                 group = concerns.setdefault(plan.concern, {"actions": [], **{kind: [] for kind in FINDING_KINDS}})
-                group["actions"].extend(next(outcomes).to_dict() for _ in plan.actions)
+                # The API call's arguments too, so scripts need not parse the human-readable reason.
+                group["actions"].extend(_with_params(next(outcomes)) for _ in plan.actions)
                 for kind in FINDING_KINDS:
                     group[kind].extend(finding.to_dict() for finding in getattr(plan, kind))
         counts = {kind: sum(len(group[kind]) for group in concerns.values()) for kind in ("actions", *FINDING_KINDS)}
