@@ -194,3 +194,35 @@ def routes_of(ec2: Any, table_id: str) -> dict[str, str]:
 def peering_status(ec2: Any, peering_id: str) -> str:
     found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"]
     return found[0]["Status"]["Code"]
+
+
+OTHER_ACCOUNT = "210987654321"
+
+
+def other_account_client(service: str, account: str = OTHER_ACCOUNT) -> Any:
+    """moto: credentials from assume_role into another account id act as that account."""
+    credentials = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/partner", RoleSessionName="partner"
+    )["Credentials"]
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        region_name=REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def internal_load_balancer(vpc: str, cidr_prefix: str, name: str = "api-elb") -> str:
+    """An internal application load balancer in two new subnets (two AZs) of ``vpc``; its DNS name."""
+    ec2 = ec2_client()
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"{cidr_prefix}.{10 + i}.0/24", AvailabilityZone=f"{REGION}{az}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, az in enumerate("ab")
+    ]
+    created = boto3.client("elbv2", region_name=REGION).create_load_balancer(
+        Name=name, Subnets=subnets, Scheme="internal", Type="application"
+    )
+    return str(created["LoadBalancers"][0]["DNSName"])

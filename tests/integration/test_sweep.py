@@ -22,7 +22,9 @@ from tests.support import (
     build_vpc,
     ec2_client,
     handler,
+    internal_load_balancer,
     load_event,
+    other_account_client,
     peering_status,
     request_peering,
     routes_of,
@@ -45,20 +47,6 @@ def active_peering(ec2: Any, requester: str, accepter: str) -> str:
     pcx = request_peering(ec2, requester, accepter)
     ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
     return pcx
-
-
-def load_balancer(vpc: str, cidr_prefix: str, name: str = LB) -> str:
-    """An internal application load balancer in two new subnets (two AZs) of ``vpc``; its DNS name."""
-    ec2 = ec2_client()
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"{cidr_prefix}.{10 + i}.0/24", AvailabilityZone=f"{REGION}{az}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, az in enumerate("ab")
-    ]
-    elbv2 = boto3.client("elbv2", region_name=REGION)
-    created = elbv2.create_load_balancer(Name=name, Subnets=subnets, Scheme="internal", Type="application")
-    return str(created["LoadBalancers"][0]["DNSName"])
 
 
 def private_zone(vpc: str, name: str = ZONE_NAME) -> str:
@@ -126,7 +114,7 @@ def drifted(lab, configure):
     ec2.create_route(RouteTableId=lab.api_tables[0], DestinationCidrBlock="10.0.0.0/16", VpcPeeringConnectionId=web_api)
     db_vpc, db_tables, _ = build_vpc(ec2, "10.2.0.0/16", "db-vpc")
     pending = request_peering(ec2, db_vpc, lab.web_vpc)
-    dns_name = load_balancer(lab.web_vpc, "10.0")
+    dns_name = internal_load_balancer(lab.web_vpc, "10.0")
     zone_id = private_zone(lab.web_vpc)
     set_cname(zone_id, "old-api-elb.example.com")
     return {
@@ -190,7 +178,7 @@ def test_sweep_runs_on_any_trigger(lab, lambda_context):
 
 def test_sweep_accepts_an_allowlisted_cross_account_request_and_routes_only_our_side(lab, configure, lambda_context):
     configure(ALLOWED_PEER_ACCOUNTS=f"{ACCOUNT},{OTHER}")
-    other = other_account_ec2()
+    other = other_account_client("ec2", OTHER)
     remote_vpc, remote_tables, _ = build_vpc(other, "10.5.0.0/16", "partner-vpc")
     pcx = request_peering(other, remote_vpc, lab.web_vpc, PeerOwnerId=ACCOUNT)
     ec2 = ec2_client()
@@ -210,7 +198,7 @@ def test_sweep_accepts_an_allowlisted_cross_account_request_and_routes_only_our_
 
 
 def test_sweep_refuses_an_unlisted_cross_account_request_and_leaves_it_pending(lab, lambda_context):
-    other = other_account_ec2()
+    other = other_account_client("ec2", OTHER)
     remote_vpc, _, _ = build_vpc(other, "10.5.0.0/16", "stranger-vpc")
     pcx = request_peering(other, remote_vpc, lab.web_vpc, PeerOwnerId=ACCOUNT)
 
@@ -219,20 +207,6 @@ def test_sweep_refuses_an_unlisted_cross_account_request_and_leaves_it_pending(l
     assert peering_status(ec2_client(), pcx) == "pending-acceptance"
     assert [f["resource"] for f in summary["refused"]] == [pcx]
     assert f"requester account {OTHER} is not allowed" in summary["refused"][0]["reason"]
-
-
-def other_account_ec2() -> Any:
-    """moto: credentials from assume_role into another account id act as that account."""
-    credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{OTHER}:role/partner", RoleSessionName="partner"
-    )["Credentials"]
-    return boto3.client(
-        "ec2",
-        region_name=REGION,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
 
 
 # -- bulk observe -----------------------------------------------------------------------------
@@ -362,7 +336,7 @@ def test_a_missing_zone_is_reported_and_the_other_concerns_still_run(lab, config
     configure(DNS_RECORDS=f"api.nowhere.private={LB}")
     ec2 = ec2_client()
     pcx = active_peering(ec2, lab.api_vpc, lab.web_vpc)
-    load_balancer(lab.web_vpc, "10.0")
+    internal_load_balancer(lab.web_vpc, "10.0")
 
     summary = sweep(scheduled(), lambda_context)
 

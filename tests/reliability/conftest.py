@@ -22,6 +22,7 @@ from tests.support import (
     ec2_client,
     event_names,
     handler,
+    internal_load_balancer,
     load_event,
     peering_status,
     request_peering,
@@ -71,20 +72,6 @@ def function_of(event_name: str) -> str:
     return event_name.split("__", 1)[0]
 
 
-def load_balancer(vpc: str, cidr_prefix: str, name: str = LB) -> str:
-    ec2 = ec2_client()
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"{cidr_prefix}.{10 + i}.0/24", AvailabilityZone=f"{REGION}{az}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, az in enumerate("ab")
-    ]
-    created = boto3.client("elbv2", region_name=REGION).create_load_balancer(
-        Name=name, Subnets=subnets, Scheme="internal", Type="application"
-    )
-    return str(created["LoadBalancers"][0]["DNSName"])
-
-
 def change(zone_id: str, name: str, kind: str, value: str, ttl: int = 300) -> None:
     record: Any = {"Name": name, "Type": kind, "TTL": ttl, "ResourceRecords": [{"Value": value}]}
     boto3.client("route53").change_resource_record_sets(
@@ -112,7 +99,7 @@ def build_world(lab: Lab) -> World:
     db_pcx = request_peering(ec2, db_vpc, lab.web_vpc)
     ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=db_pcx)
     new_vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    dns_name = load_balancer(lab.web_vpc, "10.0")
+    dns_name = internal_load_balancer(lab.web_vpc, "10.0")
     zone = boto3.client("route53").create_hosted_zone(
         Name=ZONE_NAME,
         CallerReference="reliability",

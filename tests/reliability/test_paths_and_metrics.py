@@ -7,37 +7,32 @@ import json
 from collections import Counter
 from typing import Any
 
-import boto3
 import pytest
 
 from peerkeeper import cli
 from peerkeeper.observability import metrics
 from peerkeeper.rules import load_rules, rules_matching
 from tests.reliability.conftest import ALL_EVENTS, assert_user_things_intact, function_of
-from tests.support import ACCOUNT, REGION, ec2_client, handler, load_event, peering_status, request_peering
+from tests.support import (
+    ACCOUNT,
+    REGION,
+    ec2_client,
+    handler,
+    load_event,
+    other_account_client,
+    peering_status,
+    request_peering,
+)
 
 OTHER = "210987654321"
 accept, sweep, repair = handler("accept_peering"), handler("sweep"), handler("repair_routes")
-
-
-def other_account_ec2() -> Any:
-    credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{OTHER}:role/partner", RoleSessionName="partner"
-    )["Credentials"]
-    return boto3.client(
-        "ec2",
-        region_name=REGION,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
 
 
 # -- the allowlist, identically on every path --------------------------------------------------
 @pytest.fixture
 def forbidden(lab) -> dict[str, str]:
     """Two requests to web-vpc that must never be accepted: an unlisted account, an overlapping VPC."""
-    ec2, other = ec2_client(), other_account_ec2()
+    ec2, other = ec2_client(), other_account_client("ec2", OTHER)
     partner = other.create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
     unlisted = request_peering(other, partner, lab.web_vpc, PeerOwnerId=ACCOUNT)
     twin = ec2.create_vpc(CidrBlock="10.0.128.0/17")["Vpc"]["VpcId"]  # inside web-vpc's 10.0.0.0/16
