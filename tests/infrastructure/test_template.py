@@ -281,6 +281,37 @@ def test_route_changes_are_limited_to_route_tables_of_this_account(resources: di
             assert "ec2:*:${AWS::AccountId}:route-table/*" in resources_text
 
 
+def test_accepting_a_peering_is_conditioned_on_an_allowlisted_requester_account(resources: dict[str, Any]) -> None:
+    accepts = [
+        s
+        for s in _all_statements(resources)
+        if "ec2:AcceptVpcPeeringConnection" in _as_list(s["Action"]) and "vpc-peering-connection" in json.dumps(s)
+    ]
+    assert accepts
+    for statement in accepts:
+        requester = statement["Condition"]["ArnLike"]["ec2:RequesterVpc"]
+        text = json.dumps(requester)
+        assert "Fn::Split" in text
+        assert "AllowedPeerAccounts" in text
+        assert "AWS::AccountId" in text  # the default: the deploying account
+        assert "ec2:RejectVpcPeeringConnection" not in _as_list(statement["Action"])
+
+
+def test_requester_arn_list_expands_to_one_arn_per_account(template: dict[str, Any]) -> None:
+    """Evaluate the Join/Split/Sub trick the way CloudFormation does, for two accounts."""
+    statement = next(
+        s
+        for s in _all_statements(template["Resources"])
+        if "ec2:AcceptVpcPeeringConnection" in _as_list(s["Action"]) and "Condition" in s
+    )
+    split = statement["Condition"]["ArnLike"]["ec2:RequesterVpc"]["Fn::Split"]
+    pattern, variables = split[1]["Fn::Sub"]
+    delimiter = variables["Accounts"]["Fn::Join"][0]
+    accounts = ["111122223333", "444455556666"]
+    arns = pattern.replace("${Accounts}", delimiter.join(accounts)).split(split[0])
+    assert arns == ["arn:*:ec2:*:111122223333:vpc/*", "arn:*:ec2:*:444455556666:vpc/*"]
+
+
 def test_pass_role_only_the_flow_log_role_to_flow_logs(resources: dict[str, Any]) -> None:
     (statement,) = [s for s in _all_statements(resources) if "iam:PassRole" in _as_list(s["Action"])]
     assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${FlowLogRoleName}"}
