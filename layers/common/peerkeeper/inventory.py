@@ -231,9 +231,3 @@ class Inventory:
         store = self._peerings.setdefault(region, {})
         for item in items:
             store[item["VpcPeeringConnectionId"]] = parse_peering(item, region)
-
-    def forget_peerings(self, region: str) -> None:
-        """Drop what is known of the region's peering connections (after accepting some)."""
-        self._peerings.pop(region, None)
-        self._complete.discard(("peerings", region))
-        self._peering_queries = {query for query in self._peering_queries if query[0] != region}

@@ -116,12 +116,3 @@ class Plan:
     refused: tuple[Finding, ...] = ()
     conflicts: tuple[Finding, ...] = ()
     problems: tuple[Finding, ...] = ()
-
-    def __add__(self, other: Plan) -> Plan:
-        return Plan(
-            concern=self.concern,
-            actions=self.actions + other.actions,
-            refused=self.refused + other.refused,
-            conflicts=self.conflicts + other.conflicts,
-            problems=self.problems + other.problems,
-        )

@@ -237,10 +237,6 @@ class Report:
         self.plans.append(plan)
         self.outcomes.extend(outcomes)
 
-    def merge(self, other: Report) -> None:
-        self.plans.extend(other.plans)
-        self.outcomes.extend(other.outcomes)
-
     @property
     def refused(self) -> list[Finding]:
         return [finding for plan in self.plans for finding in plan.refused]

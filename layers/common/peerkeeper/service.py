@@ -36,10 +36,6 @@ CONCERNS: dict[str, Concern] = {
 }
 
 
-def register(concern: Concern) -> None:
-    CONCERNS[concern.name] = concern
-
-
 @dataclass
 class Run:
     """One reconcile: the environment, pacing and deadline, and the report it fills."""
