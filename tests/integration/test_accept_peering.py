@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from peerkeeper.settings import SettingsError
@@ -187,8 +189,11 @@ def test_failed_call_event_is_ignored(lab, calls, lambda_context):
     ("variable", "value"),
     [("ALLOWED_PEER_ACCOUNTS", "1234"), ("PEERKEEPER_MODE", "sometimes"), ("DNS_TTL", "zero")],
 )
-def test_bad_configuration_fails_at_start_naming_the_variable(aws, configure, lambda_context, variable, value):
+def test_bad_configuration_fails_at_start_naming_the_variable(aws, configure, lambda_context, capsys, variable, value):
     configure(**{variable: value})
 
     with pytest.raises(SettingsError, match=variable):
         accept(load_event(CREATE), lambda_context)
+
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [record["ConfigurationError"] for record in emf] == [[1.0]]

@@ -16,11 +16,17 @@ from peerkeeper.notify import notify
 from peerkeeper.observability import logger, metrics
 from peerkeeper.reconcile import Pacer
 from peerkeeper.service import account_from_context, env_for, reconcile
-from peerkeeper.settings import get_settings
+from peerkeeper.settings import SettingsError, get_settings
 
 
 def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: bool = False) -> dict[str, Any]:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        # Fails every invocation until the configuration is fixed: loud in logs, metrics and alarms.
+        logger.error("configuration error", extra={"variable": error.variable, "value": error.value})
+        metrics.add_metric(name="ConfigurationError", unit="Count", value=1)
+        raise
     scope = scope_from_event(event, settings.region)
     if whole_region:
         # The sweep reconciles its own region whatever started it (schedule, manual invoke, test event).
