@@ -39,7 +39,7 @@ from botocore.exceptions import (
 
 from peerkeeper.clients import Clients
 from peerkeeper.events import Scope
-from peerkeeper.model import Action
+from peerkeeper.model import Action, Plan
 from peerkeeper.settings import DRY_RUN, ENFORCE, Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -214,7 +214,11 @@ class Result:
 
 
 def run(
-    target: Target, command: str, on_action: Callable[[Action], None] | None = None, concerns: Sequence[str] = CONCERNS
+    target: Target,
+    command: str,
+    on_action: Callable[[Action], None] | None = None,
+    concerns: Sequence[str] = CONCERNS,
+    on_plan: Callable[[Plan], None] | None = None,
 ) -> Result:
     """The sweep over every region of ``target``, through the one reconcile path."""
     from peerkeeper import service  # noqa: PLC0415  (see main)
@@ -226,7 +230,9 @@ def run(
         env = Env.create(settings, target.clients, target.account_id)
         scope = Scope(settings.region, target.account_id, f"peerkeeper {command}", whole_region=True)
         pacer = Pacer(settings.mutation_rate, settings.mutation_burst)
-        result.reports[settings.region] = service.reconcile(env, scope, concerns, pacer=pacer, on_action=on_action)
+        result.reports[settings.region] = service.reconcile(
+            env, scope, concerns, pacer=pacer, on_action=on_action, on_plan=on_plan
+        )
     return result
 
 
@@ -339,15 +345,18 @@ def cmd_apply(args: argparse.Namespace, base: Mapping[str, str]) -> int:
 
     target = resolve(args, base, ENFORCE)
     console, errors = _console(), _console(stderr=True)
-    planned = run(dry_run(target), "plan").document()["counts"]["actions"]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=errors, transient=True, disable=planned == 0) as progress:
-        task = progress.add_task("applying", total=planned)
+    with Progress(*columns, console=errors, transient=True) as progress:
+        task = progress.add_task("observing", total=0)
+
+        def grow(plan: Plan) -> None:  # each concern's plan adds its actions to the bar's total
+            total = progress.tasks[task].total or 0
+            progress.update(task, total=total + len(plan.actions), description=f"applying {plan.concern}")
 
         def advance(action: Action) -> None:
             progress.update(task, advance=1, description=f"{action.kind} {action.resource}")
 
-        result = run(target, "apply", on_action=advance)
+        result = run(target, "apply", on_action=advance, on_plan=grow)
     doc = result.document()
     after = run(dry_run(target), "plan").document()
     render_actions(console, doc, f"Apply for account {doc['account']}")

@@ -44,12 +44,15 @@ class Run:
     pacer: Pacer | None = None
     time_left: Callable[[], float] | None = None
     on_action: Callable[[Action], None] | None = None  # told after each call (the CLI's progress bar)
+    on_plan: Callable[[Plan], None] | None = None  # told of each plan before it is applied
     report: Report = field(init=False)
 
     def __post_init__(self) -> None:
         self.report = Report(mode=self.env.settings.mode)
 
     def apply(self, plan: Plan, executors: Mapping[str, Executor]) -> None:
+        if self.on_plan is not None:
+            self.on_plan(plan)
         outcomes = execute(
             plan.actions,
             self.env.clients,
@@ -95,8 +98,9 @@ def reconcile(
     pacer: Pacer | None = None,
     time_left: Callable[[], float] | None = None,
     on_action: Callable[[Action], None] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
 ) -> Report:
-    run = Run(env, pacer, time_left, on_action)
+    run = Run(env, pacer, time_left, on_action, on_plan)
     run.report.scope = scope.to_dict()
     if scope.empty:
         logger.info("nothing to reconcile", extra={"reason": scope.ignored_reason, "event": scope.event_name})
