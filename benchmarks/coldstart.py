@@ -55,12 +55,15 @@ SAM_LAYER = ROOT / ".aws-sam" / "build" / "CommonLayer" / "python"
 _layers: dict[str, str] = {}
 
 
-def layer_copy(directory: Path, *, compiled: bool = False) -> str:
-    """The layer as Lambda unzips it into /opt/python: ``sam build``'s output (no .pyc: /opt is
-    read-only, so Python compiles every module it imports on every cold start), with the current
-    source of peerkeeper. Without a sam build, ``pip install --target`` of the pinned requirements.
-    ``compiled``: the same with .pyc files written at build time (``compileall``, unchecked hashes)."""
-    key = "compiled" if compiled else "plain"
+def layer_copy(directory: Path, *, bytecode: bool = True) -> str:
+    """The layer as Lambda unzips it into /opt/python: what ``make build`` deploys, with the current
+    source of peerkeeper (without a sam build, ``pip install --target`` of the pinned requirements).
+
+    ``make build`` runs ``compileall --invalidation-mode unchecked-hash`` on sam's layer; the copy
+    is compiled the same way after peerkeeper's source is put in, so no .pyc is stale or missing.
+    ``bytecode=False``: the layer as ``sam build`` alone makes it (no .pyc: /opt is read-only, so
+    Python compiles every module it imports on every cold start), for comparison."""
+    key = "deployed" if bytecode else "no-pyc"
     if key in _layers:
         return _layers[key]
     target = directory / f"layer-{key}"
@@ -74,7 +77,7 @@ def layer_copy(directory: Path, *, compiled: bool = False) -> str:
     shutil.copytree(
         ROOT / "layers" / "common" / "peerkeeper", target / "peerkeeper", ignore=shutil.ignore_patterns("__pycache__")
     )
-    if compiled:
+    if bytecode:
         compileall.compile_dir(
             target, quiet=1, invalidation_mode=compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH
         )
@@ -84,7 +87,7 @@ def layer_copy(directory: Path, *, compiled: bool = False) -> str:
 
 def lambda_env(emulator: Emulator, function: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     task_root = str(ROOT / "functions" / function)
-    layer = {"BENCH_LAYER": _layers["plain"]} if "plain" in _layers else {}
+    layer = {"BENCH_LAYER": _layers["deployed"]} if "deployed" in _layers else {}
     return child_env(
         {**emulator.env(), **labs.FUNCTION_ENV, **LAMBDA_ENV, "LAMBDA_TASK_ROOT": task_root, **layer, **(extra or {})}
     )
@@ -172,7 +175,8 @@ def run(emulator: Emulator, runs: int, functions: tuple[str, ...] = FUNCTIONS, *
         results = [measure_function(emulator, function, runs, Path(tmp)) for function in functions]
         found = breakdown(emulator, max(3, runs // 2), Path(tmp)) if details else {}
         _layers.clear()
-    source = "sam build output (.aws-sam/build/CommonLayer)" if SAM_LAYER.is_dir() else "pip install --target"
+    source = "make build output (.aws-sam/build/CommonLayer)" if SAM_LAYER.is_dir() else "pip install --target"
+    source += ", compiled (unchecked-hash .pyc)"
     return {"runs": runs, "layer": source, "functions": results, "breakdown": found}
 
 
@@ -209,12 +213,12 @@ def import_costs(emulator: Emulator, runs: int, directory: Path, function: str =
     for _ in range(runs):
         for name, code in SNIPPETS.items():
             costs[name].append(child(["snippet", code], env)["init"])
-        costs["import app (as deployed)"].append(child(["init", function], env)["init"])
+        costs["import app (as deployed: layer with .pyc)"].append(child(["init", function], env)["init"])
         off = lambda_env(emulator, function, {"POWERTOOLS_TRACE_DISABLED": "1"})
         costs["import app, POWERTOOLS_TRACE_DISABLED=1"].append(child(["init", function], off)["init"])
         costs["python -c pass"].append(child(["snippet", "pass"], env)["init"])
-        compiled = lambda_env(emulator, function, {"BENCH_LAYER": layer_copy(directory, compiled=True)})
-        costs["import app, layer with .pyc (compileall)"].append(child(["init", function], compiled)["init"])
+        source_only = lambda_env(emulator, function, {"BENCH_LAYER": layer_copy(directory, bytecode=False)})
+        costs["import app, layer without .pyc (sam build alone)"].append(child(["init", function], source_only)["init"])
     return {name: _median(values) for name, values in costs.items()}
 
 

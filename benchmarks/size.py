@@ -41,13 +41,15 @@ GROUPS = {
 }
 
 
-def zipped(directory: Path) -> tuple[int, dict[str, int]]:
-    """Bytes of ``directory`` zipped (deflate, like sam), and the compressed bytes per group."""
+def zipped(directory: Path, *, bytecode: bool = False) -> tuple[int, dict[str, int]]:
+    """Bytes of ``directory`` zipped (deflate, like sam), and the compressed bytes per group.
+
+    ``bytecode``: count ``__pycache__`` too (``make build`` compiles the layer and sam zips every file)."""
     buffer = io.BytesIO()
     per_top: dict[str, int] = defaultdict(int)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(directory.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+            if path.is_file() and (bytecode or "__pycache__" not in path.parts):
                 relative = path.relative_to(directory)
                 archive.write(path, relative)
                 info = archive.getinfo(str(relative))
@@ -89,7 +91,7 @@ def run() -> dict[str, Any]:
                 SAM_BUILD / "CommonLayer",
                 {p.name: p for p in SAM_BUILD.iterdir() if p.name != "CommonLayer" and p.is_dir()},
             )
-            result["source"] = "sam build (.aws-sam/build)"
+            result["source"] = "make build (.aws-sam/build, layer with its .pyc)"
         else:
             layer = Path(tmp) / "layer"
             _pip_layer(layer)
@@ -97,7 +99,7 @@ def run() -> dict[str, Any]:
             result["source"] = (
                 "pip install --target of layers/common/requirements.txt + the package (no sam build found)"
             )
-        size, groups = zipped(layer)
+        size, groups = zipped(layer, bytecode=layer == SAM_BUILD / "CommonLayer")
         result["layer_mib"] = round(size / MIB, 2)
         result["layer_groups_mib"] = {name: round(b / MIB, 2) for name, b in sorted(groups.items())}
         result["functions_kib"] = {name: round(zipped(path)[0] / 1024, 1) for name, path in sorted(functions.items())}
