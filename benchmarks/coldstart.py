@@ -26,18 +26,9 @@ from typing import Any
 
 from benchmarks import labs
 from benchmarks.emulator import Emulator, child_env
+from benchmarks.size import PIP_TARGET
 
 ROOT = Path(__file__).resolve().parent.parent
-PIP_TARGET = [
-    sys.executable,
-    "-m",
-    "pip",
-    "install",
-    "--quiet",
-    "--disable-pip-version-check",
-    "--no-compile",
-    "--target",
-]
 CHILD = Path(__file__).resolve().parent / "coldstart_child.py"
 FUNCTIONS = ("accept_peering", "repair_routes", "sync_dns", "enable_flow_logs", "sweep")
 LAMBDA_ENV = {

@@ -6,17 +6,13 @@ event of the case can be loaded with its fixed ids replaced by the lab's.
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from benchmarks.emulator import ACCOUNT, REGION
+from tests.support import SAMPLE_IDS, load_event
 
-ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "events"
 RECORD, ZONE_NAME, LB = "api.elb.lab.private", "elb.lab.private", "api-elb"
 LOG_GROUP = "flow-logs-group"
 # The environment every function gets (the template gives all of them the same variables).
@@ -26,16 +22,6 @@ FUNCTION_ENV = {
     "FLOW_LOG_GROUP": LOG_GROUP,
     "POWERTOOLS_SERVICE_NAME": "peerkeeper",
     "POWERTOOLS_METRICS_NAMESPACE": "Peerkeeper",
-}
-# Fixed ids of events/*.json (as in tests/support.SAMPLE_IDS).
-SAMPLE_IDS = {
-    "account": "111122223333",
-    "web_vpc": "vpc-0a1b2c3d4e5f60001",
-    "api_vpc": "vpc-0a1b2c3d4e5f60002",
-    "peering": "pcx-0a1b2c3d4e5f60003",
-    "route_table": "rtb-0a1b2c3d4e5f60004",
-    "zone": "Z0A1B2C3D4E5F60008",
-    "new_vpc": "vpc-0a1b2c3d4e5f60009",
 }
 
 
@@ -130,21 +116,6 @@ EVENT_OF = {
 }
 
 
-def _substitute(value: Any, mapping: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        for old, new in mapping.items():
-            value = value.replace(old, new)
-        return value
-    if isinstance(value, dict):
-        return {key: _substitute(item, mapping) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_substitute(item, mapping) for item in value]
-    return value
-
-
 def event(name: str, lab: Lab) -> dict[str, Any]:
     """``events/<name>.json`` with its fixed ids replaced by the lab's (and moto's account)."""
-    raw = json.loads((EVENTS / f"{name}.json").read_text())
-    mapping = {SAMPLE_IDS[key]: value for key, value in lab.ids.items() if key in SAMPLE_IDS}
-    mapping[SAMPLE_IDS["account"]] = ACCOUNT
-    return _substitute(copy.deepcopy(raw), mapping)  # type: ignore[no-any-return]
+    return load_event(name, **{key: value for key, value in lab.ids.items() if key in SAMPLE_IDS})

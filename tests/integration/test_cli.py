@@ -165,11 +165,9 @@ def test_malformed_allowlist_flag_names_the_flag(capsys):
     assert "--allowed-accounts" in line
 
 
-def test_malformed_allowlist_through_python_m_peerkeeper():
-    """The real process: exit status, a single line on stderr, no traceback."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_ENDPOINT_URL")}
-    env["ALLOWED_PEER_ACCOUNTS"] = "123"
-    completed = subprocess.run(
+def plan_in_a_process(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m peerkeeper plan`` as a person runs it: its own process and environment."""
+    return subprocess.run(
         [sys.executable, "-m", "peerkeeper", "plan"],
         capture_output=True,
         text=True,
@@ -178,6 +176,13 @@ def test_malformed_allowlist_through_python_m_peerkeeper():
         timeout=60,
         check=False,
     )
+
+
+def test_malformed_allowlist_through_python_m_peerkeeper():
+    """The real process: exit status, a single line on stderr, no traceback."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_ENDPOINT_URL")}
+    env["ALLOWED_PEER_ACCOUNTS"] = "123"
+    completed = plan_in_a_process(env)
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines() == [
         "peerkeeper: error: ALLOWED_PEER_ACCOUNTS='123' is invalid: expected comma-separated 12-digit account IDs"
@@ -188,15 +193,7 @@ def test_missing_profile_in_the_environment_through_the_console_script(tmp_path)
     """A missing AWS_PROFILE breaks botocore as soon as anything builds a client (the X-Ray SDK does, on import)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update({"AWS_PROFILE": "ghost", "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_REGION": "us-east-1"})
-    completed = subprocess.run(
-        [sys.executable, "-m", "peerkeeper", "plan"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    completed = plan_in_a_process(env)
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines() == ["peerkeeper: error: AWS profile 'ghost' not found"]
 
