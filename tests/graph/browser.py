@@ -39,7 +39,9 @@ def find_browser() -> str | None:
     return next((found for name in CANDIDATES if (found := shutil.which(name))), None)
 
 
-def screenshot(page: Path, out: Path, width: int = 1600, height: int = 1000, timeout: float = 90) -> Path:
+def screenshot(
+    page: Path, out: Path, width: int = 1600, height: int = 1000, scale: float = 1.0, timeout: float = 90
+) -> Path:
     browser = find_browser()
     if browser is None:
         raise FileNotFoundError("no Chromium found")
@@ -51,6 +53,7 @@ def screenshot(page: Path, out: Path, width: int = 1600, height: int = 1000, tim
                 f"--user-data-dir={profile}",
                 f"--screenshot={out}",
                 f"--window-size={width},{height}",
+                f"--force-device-scale-factor={scale}",
                 page.resolve().as_uri(),
             ],
             capture_output=True,

@@ -60,7 +60,7 @@ class Density:
 
 
 COMFORTABLE = Density(236, 76, 120, 76, 4, 34)
-COMPACT = Density(196, 62, 56, 40, 7, 28)
+COMPACT = Density(184, 62, 48, 40, 6, 26)
 DETAIL_LINE = 13
 
 
@@ -332,7 +332,8 @@ def svg(picture: Picture) -> tuple[str, dict[str, object]]:
     paths, labels = _edges(picture, centres)
     drifted = {panel.id for frame in frames for panel in frame.panels if _drift(picture, panel)}
     body = [
-        f'<svg id="map" width="{num(width)}" height="{num(height)}" viewBox="0 0 {num(width)} {num(height)}" '
+        f'<svg id="map" class="{"many" if len(picture.edges) > LABEL_ALL_EDGES else "few"}" '
+        f'width="{num(width)}" height="{num(height)}" viewBox="0 0 {num(width)} {num(height)}" '
         'role="img" aria-label="VPCs and peering connections">',
         f"<defs>{_markers()}</defs>",
         '<g id="frames">',
@@ -431,14 +432,14 @@ def _findings(picture: Picture) -> str:
 
 
 def _summary(picture: Picture) -> str:
-    drifted = sum(1 for edge in picture.edges if edge.drift)
     missing = sum(len(edge.missing) for edge in picture.edges)
-    parts = [
-        f"{len(picture.vpcs)} VPCs",
-        f"{len(picture.edges)} peering connections",
-        f"{drifted} with drift ({missing} routes missing)",
-        f"{len(picture.actions)} planned actions",
-    ]
+    refused = sum(1 for edge in picture.edges if edge.refused)
+    conflicts = sum(len(edge.conflicts) for edge in picture.edges)
+    parts = [f"{len(picture.vpcs)} VPCs", f"{len(picture.edges)} peering connections"]
+    parts += [f"{missing} routes missing"] if missing else []
+    parts += [f"{refused} refused"] if refused else []
+    parts += [f"{conflicts} route conflicts"] if conflicts else []
+    parts.append(f"{len(picture.actions)} planned actions")
     return " · ".join(parts)
 
 
@@ -525,6 +526,7 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,s
 stroke-linejoin:round}
 .elabel.k-ok{fill:#166534;font-weight:500}.elabel.k-missing{fill:#9a3412}.elabel.k-refused{fill:#991b1b}
 .elabel.k-conflict{fill:#86198f}.elabel.k-planned{fill:#1e40af}.elabel.k-other{fill:#475569;font-weight:500}
+.many .k-ok.edge{opacity:.4;stroke-width:1.2}
 #map.focus .edge,#map.focus .elabel{opacity:.12}#map.focus .edge.hl{opacity:1;stroke-width:3.5}
 #map.focus .elabel.hl{opacity:1}
 .hidden{display:none}
@@ -587,6 +589,8 @@ document.getElementById("zoom-in").onclick=function(){zoom=Math.min(zoom*1.25,4)
 document.getElementById("zoom-out").onclick=function(){zoom=Math.max(zoom/1.25,0.1);applyZoom();};
 document.getElementById("zoom-fit").onclick=function(){var box=document.getElementById("canvas");
  zoom=Math.min(1,(box.clientWidth-28)/(+svg.getAttribute("width")));applyZoom();};
+if(+svg.getAttribute("width")>document.getElementById("canvas").clientWidth-28){
+ document.getElementById("zoom-fit").onclick();zoom=Math.max(zoom,0.6);applyZoom();}
 svg.querySelectorAll(".card").forEach(function(c){var id=c.dataset.vpc;
  c.addEventListener("mouseenter",function(){svg.classList.add("focus");
   svg.querySelectorAll("[data-a='"+id+"'],[data-b='"+id+"']").forEach(function(e){e.classList.add("hl");});});

@@ -28,7 +28,7 @@ CLASSES = (
     "classDef table fill:#f8fafc,stroke:#cbd5e1,color:#334155",
     "classDef tablemissing fill:#fee2e2,stroke:#dc2626,color:#991b1b",
 )
-_UNSAFE = re.compile(r"[\"#<>|`&\\{}\[\]()]")
+_UNSAFE = re.compile(r"[\"#<>|`&\\]")
 
 
 def text(value: str) -> str:
@@ -73,7 +73,7 @@ def _table(table: TableView) -> tuple[str, str]:
 
 
 def _vpc(vpc: VpcNode, indent: str, detail: bool) -> list[str]:
-    name = node_id("vpc", vpc.id)
+    name = node_id("n", vpc.id)
     if not (detail and vpc.tables):
         return [f"{indent}{name}[{_label(_vpc_lines(vpc))}]:::{_vpc_class(vpc)}"]
     lines = [f"{indent}subgraph {name}[{_label(_vpc_lines(vpc))}]"]
@@ -95,7 +95,7 @@ def _group(group: Group, detail: bool) -> list[str]:
 def _edge(edge: Edge) -> str:
     arrow = "-->" if edge.kind == "ok" else "-.->"
     label = " · ".join((edge.id, edge.status, *edge.marks))
-    return f"  {node_id('vpc', edge.requester)} {arrow}|{_label([label])}| {node_id('vpc', edge.accepter)}"
+    return f"  {node_id('n', edge.requester)} {arrow}|{_label([label])}| {node_id('n', edge.accepter)}"
 
 
 def render(picture: Picture) -> str:
