@@ -25,6 +25,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
+    from peerkeeper.inventory import Inventory
     from peerkeeper.reconcile import Outcome, Report
 
 # Outcome names of peerkeeper.reconcile (imported lazily: see main).
@@ -238,6 +240,7 @@ class Result:
     mode: str
     reports: dict[str, Report] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # region -> why it could not run at all
+    inventories: dict[str, Inventory] = field(default_factory=dict)  # what each region's run read
 
     @property
     def outcomes(self) -> list[Any]:
@@ -253,7 +256,8 @@ class Result:
         """This result restricted to one region (a fleet's entry)."""
         reports = {region: self.reports[region]} if region in self.reports else {}
         failures = {region: self.failures[region]} if region in self.failures else {}
-        return Result(self.command, self.account_id, self.mode, reports, failures)
+        inventories = {region: self.inventories[region]} if region in self.inventories else {}
+        return Result(self.command, self.account_id, self.mode, reports, failures, inventories)
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
@@ -306,12 +310,13 @@ def run_many(
     for unit in units:
         result = results[unit.account_id]
         if unit.value is not None:
-            result.reports[unit.region] = unit.value
+            result.reports[unit.region], result.inventories[unit.region] = unit.value.report, unit.value.inventory
         else:
             result.failures[unit.region] = unit.error
     for target in targets:  # regions in the order asked, whichever finished first
         result = results[target.account_id]
         result.reports = {region: result.reports[region] for region in target.regions if region in result.reports}
+        result.inventories = {region: result.inventories[region] for region in result.reports}
     return list(results.values())
 
 
@@ -534,6 +539,26 @@ def _converged(console: Console, errors: bool, still_planned: int) -> int:
     return EXIT_OK
 
 
+def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
+    from peerkeeper import graph  # noqa: PLC0415  (not needed on the Lambda path)
+
+    fmt = graph.format_for(args.format, args.output)
+    result = run(resolve(args, base, DRY_RUN), "graph")
+    observed = graph.observed(result.account_id, result.reports, result.inventories)
+    text = graph.render(graph.picture(observed, detail=args.detail == "tables", errors=result.errors), fmt)
+    for error in result.errors:
+        sys.stderr.write(f"peerkeeper: warning: {error}\n")
+    if args.output:
+        try:
+            graph.write_atomically(Path(args.output), text)
+        except OSError as error:
+            raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from error
+        sys.stderr.write(f"peerkeeper: wrote the {fmt} picture to {args.output}\n")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace, base: Mapping[str, str]) -> int:
     from peerkeeper.demo import main as demo_main  # noqa: PLC0415  (needs moto and PyYAML: a development tool)
 
@@ -617,6 +642,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(apply)
     _fleet_options(apply)
     apply.set_defaults(handler=cmd_apply)
+    graph = commands.add_parser("graph", help="draw the VPCs, peering connections and drift that plan sees")
+    graph.add_argument(
+        "--format", choices=("mermaid", "dot", "html"), help="default: from --output's suffix, else mermaid"
+    )
+    graph.add_argument("--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+    graph.add_argument("--detail", choices=("tables",), help="tables: each VPC's route tables, missing routes in red")
+    _common_options(graph)
+    graph.set_defaults(handler=cmd_graph)
     demo = commands.add_parser("demo", help="the seed lab on an embedded AWS emulator, driven by events")
     demo.set_defaults(handler=cmd_demo)
     return parser

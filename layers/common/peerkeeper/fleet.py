@@ -28,6 +28,7 @@ from peerkeeper.events import Scope
 from peerkeeper.settings import DRY_RUN, Settings
 
 if TYPE_CHECKING:
+    from peerkeeper.inventory import Inventory
     from peerkeeper.model import Action, Plan
     from peerkeeper.reconcile import Report
 
@@ -56,6 +57,14 @@ class Unreachable:
 
     account_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Swept:
+    """One region's reconcile: its report, and what it read (the graph draws from it)."""
+
+    report: Report
+    inventory: Inventory
 
 
 @dataclass(frozen=True)
@@ -203,18 +212,19 @@ def reconcile(
     on_action: Callable[[Action], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     on_unit: Callable[[str, str], None] | None = None,
-) -> list[Unit[Report]]:
+) -> list[Unit[Swept]]:
     """The sweep's reconcile in every (account, region) of ``targets``, ``parallel`` pairs at a time."""
     from peerkeeper import service  # noqa: PLC0415  (imported on use, like the CLI's reconcile modules)
     from peerkeeper.reconcile import Env, Pacer  # noqa: PLC0415
 
-    def one(pair: tuple[Target, Settings]) -> Report:
+    def one(pair: tuple[Target, Settings]) -> Swept:
         target, settings = pair
         try:
             env = Env.create(settings, target.clients, target.account_id)
             scope = Scope(settings.region, target.account_id, f"peerkeeper {command}", whole_region=True)
             pacer = Pacer(settings.mutation_rate, settings.mutation_burst)  # EC2 paces per account and region
-            return service.reconcile(env, scope, concerns, pacer=pacer, on_action=on_action, on_plan=on_plan)
+            report = service.reconcile(env, scope, concerns, pacer=pacer, on_action=on_action, on_plan=on_plan)
+            return Swept(report, env.inventory)
         finally:
             if on_unit is not None:
                 on_unit(target.account_id, settings.region)
