@@ -381,6 +381,19 @@ def route_event(name: str, table: str, destination: str, pcx: str = "", *, actor
     return cloudtrail_event("ec2.amazonaws.com", name, request, {"_return": True}, actor=actor)
 
 
+def associate_cidr_event(vpc: str, cidr: str, *, actor: str = "mallory") -> dict[str, Any]:
+    request = {"vpcId": vpc, "cidrBlock": cidr}
+    response = {
+        "vpcId": vpc,
+        "cidrBlockAssociation": {
+            "associationId": f"vpc-cidr-assoc-{uuid.uuid4().hex[:17]}",
+            "cidrBlock": cidr,
+            "cidrBlockState": {"state": "associating"},
+        },
+    }
+    return cloudtrail_event("ec2.amazonaws.com", "AssociateVpcCidrBlock", request, response, actor=actor)
+
+
 def change_record_event(zone_id: str, record: str, value: str, ttl: int, *, actor: str = "alice") -> dict[str, Any]:
     change = {
         "action": "UPSERT",
@@ -651,9 +664,31 @@ def chapter_route_drift(story: Story, pcx: str) -> None:
     story.check(f"{table} routes {destination} to {pcx} again", route_targets(clients, table).get(destination) == pcx)
 
 
+def chapter_hijack(story: Story, pcx: str) -> None:
+    """A compromised peer associates a public block, hoping every table will send it that traffic."""
+    lab, clients = story.lab, story.clients
+    public = "52.94.0.0/16"
+    story.chapter(f"6. api-vpc's owner associates the public block {public} (a hijack attempt)")
+    clients.ec2(REGION).associate_vpc_cidr_block(VpcId=lab.api.vpc, CidrBlock=public)
+    story.note("AWS allows publicly routable secondary blocks; ALLOWED_PEER_CIDRS says which a peer may announce")
+    summaries = story.deliver(associate_cidr_event(lab.api.vpc, public), f"{lab.api.vpc} {public}")
+    reported = {f["resource"] for s in summaries for f in s.get("conflicts", []) if f.get("destination") == public}
+    story.check(
+        f"no web-vpc table routes {public}",
+        all(public not in route_targets(clients, table) for table in lab.web.tables),
+    )
+    story.check(
+        f"the refusal is reported as a conflict for each web-vpc table ({len(reported)})",
+        reported == set(lab.web.tables),
+    )
+    story.check(
+        f"every web-vpc table still routes {lab.api.cidr} to {pcx}", routed(clients, lab.web, lab.api.cidr, pcx)
+    )
+
+
 def chapter_stranger(story: Story, endpoint: str) -> str:
     lab, clients = story.lab, story.clients
-    story.chapter(f"6. Account {STRANGER} (not on the allowlist) asks to peer with web-vpc")
+    story.chapter(f"7. Account {STRANGER} (not on the allowlist) asks to peer with web-vpc")
     stranger = stranger_clients(clients, endpoint).ec2(REGION)
     vpc = build_network(stranger, "stranger-vpc", "10.2.0.0/16")
     created = stranger.create_vpc_peering_connection(VpcId=vpc.vpc, PeerVpcId=lab.web.vpc, PeerOwnerId=ACCOUNT)
@@ -668,7 +703,7 @@ def chapter_stranger(story: Story, endpoint: str) -> str:
 
 def chapter_sweep(story: Story, stranger_pcx: str) -> None:
     lab, clients = story.lab, story.clients
-    story.chapter("7. The scheduled sweep")
+    story.chapter("8. The scheduled sweep")
     summaries = story.deliver(scheduled_event(), "rate(15 minutes)")
     refused = {f["resource"] for s in summaries for f in s.get("refused", [])}
     changed = {(a["kind"], a["resource"]) for s in summaries for a in s.get("actions", [])}
@@ -694,6 +729,7 @@ def play(story: Story, endpoint: str) -> None:
     pcx = chapter_peering(story)
     chapter_dns_drift(story)
     chapter_route_drift(story, pcx)
+    chapter_hijack(story, pcx)
     stranger_pcx = chapter_stranger(story, endpoint)
     chapter_sweep(story, stranger_pcx)
 
@@ -702,7 +738,7 @@ def final_plan(story: Story, endpoint: str) -> None:
     from peerkeeper import cli  # noqa: PLC0415
     from peerkeeper.settings import Settings  # noqa: PLC0415
 
-    story.chapter("8. peerkeeper plan")
+    story.chapter("9. peerkeeper plan")
     settings = Settings.from_env(os.environ)
     target = cli.Target(Clients(endpoint_url=endpoint), ACCOUNT, (settings,))
     doc = cli.run(cli.dry_run(target), "plan").document()
