@@ -67,6 +67,8 @@ def test_demo_converges_and_exits_0():
         "requester account 210987654321 is not allowed",
         "✔ the plan has no action",
         "✔ converged",
+        "picture of the lab before reconciling:",
+        "picture of the lab after reconciling:",
     ):
         assert line in out, line
     assert "✘" not in out

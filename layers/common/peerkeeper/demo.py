@@ -793,6 +793,18 @@ def final_plan(story: Story, endpoint: str) -> None:
     story.check("the plan has no action", doc["counts"]["actions"] == 0 and not doc["errors"])
 
 
+def picture(console: Console, endpoint: str, path: Path, when: str) -> None:
+    """``peerkeeper graph --format html`` of the lab as it is now, written to ``path``."""
+    from peerkeeper import cli, graph  # noqa: PLC0415
+    from peerkeeper.settings import Settings  # noqa: PLC0415
+
+    target = cli.Target(Clients(endpoint_url=endpoint), ACCOUNT, (Settings.from_env(os.environ),))
+    result = cli.run(cli.dry_run(target), "graph")
+    observed = graph.observed(result.account_id, result.reports, result.inventories)
+    graph.write_atomically(path, graph.render(graph.picture(observed, errors=result.errors), "html"))
+    console.print(f"  [bold]picture of the lab {when}:[/bold] {path} [dim](open it in a browser)[/dim]")
+
+
 def main() -> int:
     from rich.console import Console  # noqa: PLC0415
 
@@ -816,8 +828,10 @@ def main() -> int:
             console.print(f"  {len(rules)} rules from template.yaml route the events to functions/*/app.py")
             console.print("  peerkeeper's own calls are played back too, when a rule would deliver them")
             story = Story(console, rules, Functions(root), lab, clients)
+            picture(console, endpoint, Path.cwd() / "demo-before.html", "before reconciling")
             play(story, endpoint)
             final_plan(story, endpoint)
+            picture(console, endpoint, Path.cwd() / "demo-after.html", "after reconciling")
     except DemoError as error:
         console.print(f"[bold red]demo failed:[/bold red] {error}")
         return 1
