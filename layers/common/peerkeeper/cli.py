@@ -70,6 +70,8 @@ FLAG_VARIABLES = {
     "allowed_accounts": "ALLOWED_PEER_ACCOUNTS",
     "allowed_vpcs": "ALLOWED_PEER_VPCS",
     "reject_unlisted": "REJECT_UNLISTED",
+    "allowed_cidrs": "ALLOWED_PEER_CIDRS",
+    "route_over_aggregates": "ROUTE_OVER_AGGREGATES",
     "dns_records": "DNS_RECORDS",
     "dns_ttl": "DNS_TTL",
     "flow_log_group": "FLOW_LOG_GROUP",
@@ -582,6 +584,12 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     policy.add_argument("--allowed-vpcs", metavar="IDS", help="ALLOWED_PEER_VPCS")
     policy.add_argument(
         "--reject-unlisted", action=argparse.BooleanOptionalAction, default=None, help="REJECT_UNLISTED"
+    )
+    policy.add_argument(
+        "--allowed-cidrs", metavar="CIDRS", help="ALLOWED_PEER_CIDRS (default: RFC 1918, 100.64/10, ::/0)"
+    )
+    policy.add_argument(
+        "--route-over-aggregates", action=argparse.BooleanOptionalAction, default=None, help="ROUTE_OVER_AGGREGATES"
     )
     policy.add_argument("--dns-records", metavar="PAIRS", help="DNS_RECORDS, e.g. api.elb.lab.private=api-elb")
     policy.add_argument("--dns-ttl", metavar="SECONDS", help="DNS_TTL")
