@@ -25,7 +25,7 @@ import peerkeeper.observability  # noqa: F401
 from peerkeeper import cli, demo
 from peerkeeper.clients import Clients
 from tests.reliability.faults import error_response
-from tests.support import ACCOUNT
+from tests.support import ACCOUNT, reset_emulator
 
 ROLE = "peerkeeper-plan"
 REGION = "us-east-1"
@@ -39,10 +39,7 @@ def server() -> Iterator[str]:
 
 @pytest.fixture
 def endpoint(server: str) -> str:
-    request = urllib.request.Request(f"{server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:  # loopback only
-        assert response.status == 200
-    return server
+    return reset_emulator(server)
 
 
 class Sts:
