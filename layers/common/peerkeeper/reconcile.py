@@ -75,6 +75,11 @@ class ReconcileError(RuntimeError):
     """Raised after the whole plan ran when some action failed for a retryable reason."""
 
 
+def _fresh_delivery_id() -> str:
+    """A run of its own (the CLI, a test): nothing to be idempotent with."""
+    return f"run-{uuid.uuid4()}"
+
+
 @dataclass(frozen=True)
 class Env:
     """Everything a reconcile needs: validated settings, clients, the account, and what was observed.
@@ -88,11 +93,11 @@ class Env:
     clients: Clients
     account_id: str
     inventory: Inventory
-    delivery_id: str = ""
+    delivery_id: str = field(default_factory=_fresh_delivery_id)
 
     @classmethod
     def create(cls, settings: Settings, clients: Clients, account_id: str, delivery_id: str = "") -> Env:
-        delivery = delivery_id or f"run-{uuid.uuid4()}"
+        delivery = delivery_id or _fresh_delivery_id()
         return cls(settings, clients, account_id, Inventory(clients, account_id), delivery)
 
 
