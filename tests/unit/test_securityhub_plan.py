@@ -125,6 +125,7 @@ def _found(concern: str, resource: str, **fields: str) -> sh.Existing:
 
 
 SWEEP = Scope("eu-west-1", whole_region=True)
+PEERED = frozenset({PCX})
 DNS_FINDING = _found("dns", "api.lab", LoadBalancer="api-elb")
 ALL = ("peering", "routes", "dns", "flow_logs")
 
@@ -141,6 +142,15 @@ ALL = ("peering", "routes", "dns", "flow_logs")
         (_found("routes", RTB), Scope("eu-west-1", route_table_ids=frozenset({RTB})), ("routes",), True),
         (_found("routes", RTB, Wanted=PCX), Scope("eu-west-1", peering_ids=frozenset({PCX})), ("routes",), True),
         (_found("routes", RTB, Wanted=PCX), Scope("eu-west-1", vpc_ids=frozenset({VPC})), ("routes",), False),
+        (_found("routes", VPC), Scope("eu-west-1", vpc_ids=frozenset({VPC})), ("routes",), True),
+        # A peering event evaluates only its connection: a problem about a VPC it names is not covered.
+        (_found("routes", VPC), Scope("eu-west-1", vpc_ids=frozenset({VPC}), peering_ids=PEERED), ("routes",), False),
+        (
+            _found("routes", RTB, Wanted="pcx-0ffff"),
+            Scope("eu-west-1", route_table_ids=frozenset({RTB}), peering_ids=PEERED),
+            ("routes",),
+            False,
+        ),
         (
             _found("dns", "api.lab", LoadBalancer="api-elb"),
             Scope("eu-west-1", load_balancers=frozenset({"API-ELB"})),

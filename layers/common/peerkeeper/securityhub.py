@@ -399,13 +399,20 @@ def _names(values: Iterable[str]) -> frozenset[str]:
     return frozenset(value.lower() for value in values)
 
 
+def _routes_covered(found: Existing, scope: Scope) -> bool:
+    """Mirrors what ``routes.observe`` looks at for an event's scope."""
+    if scope.peering_ids:
+        # Only the named connections are evaluated (on every table of their VPCs), whatever else is named.
+        return found.resource in scope.peering_ids or found.fields.get(f"{FIELD}Wanted", "") in scope.peering_ids
+    # Named tables (or the VPCs named) are evaluated for every connection of their VPCs.
+    return found.resource in scope.route_table_ids | scope.vpc_ids
+
+
 # For an event handler: is this finding about what the event's scope re-observed, per concern?
+# Concerns without a rule here (flow logs) leave archiving to the sweep.
 COVERAGE: Mapping[str, Callable[[Existing, Scope], bool]] = {
     "peering": lambda found, scope: found.resource in scope.peering_ids,
-    "routes": lambda found, scope: (
-        found.resource in (scope.route_table_ids | scope.peering_ids | scope.vpc_ids)
-        or found.fields.get(f"{FIELD}Wanted", "") in scope.peering_ids
-    ),
+    "routes": _routes_covered,
     "dns": lambda found, scope: found.fields.get(f"{FIELD}LoadBalancer", "").lower() in _names(scope.load_balancers),
 }
 
