@@ -16,11 +16,13 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from peerkeeper.clients import Clients
-from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored
+from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored, name_tag
 
 # A CIDR being associated is routable by the time its CloudTrail event arrives (seconds later).
 _LIVE_CIDR_STATES = ("associated", "associating")
-_FILTER_CHUNK = 200  # values per EC2 filter
+# Values per EC2 filter: more fail the whole call with FilterLimitExceeded (moto accepts any number).
+# Every filtered describe splits its values into chunks of this size and merges the answers.
+FILTER_VALUES_LIMIT = 200
 _ROUTE_TARGET_KEYS = (
     "VpcPeeringConnectionId",
     "GatewayId",
@@ -42,10 +44,11 @@ def normalise_cidr(cidr: str) -> str:
         return cidr
 
 
-def _chunks(values: Collection[str]) -> Iterator[list[str]]:
+def filter_chunks(values: Collection[str]) -> Iterator[list[str]]:
+    """``values`` sorted, in chunks that one EC2 filter accepts."""
     ordered = sorted(values)
-    for start in range(0, len(ordered), _FILTER_CHUNK):
-        yield ordered[start : start + _FILTER_CHUNK]
+    for start in range(0, len(ordered), FILTER_VALUES_LIMIT):
+        yield ordered[start : start + FILTER_VALUES_LIMIT]
 
 
 def parse_vpc(item: Mapping[str, Any], region: str) -> Vpc:
@@ -67,6 +70,7 @@ def parse_vpc(item: Mapping[str, Any], region: str) -> Vpc:
         cidrs=tuple(normalise_cidr(c) for c in cidrs),
         ipv6_cidrs=tuple(normalise_cidr(c) for c in ipv6),
         ignored=is_ignored(item.get("Tags")),
+        name=name_tag(item.get("Tags")),
     )
 
 
@@ -148,7 +152,7 @@ class Inventory:
         missing = set(ids) - set(known)
         if missing and ("vpcs", region) not in self._complete:
             ec2 = self.clients.ec2(region)
-            for chunk in _chunks(missing):
+            for chunk in filter_chunks(missing):
                 filters = [{"Name": "vpc-id", "Values": chunk}]
                 self._store_vpcs(region, self._pages(ec2, "describe_vpcs", "Vpcs", filters))
             known = self._vpcs[region]
@@ -168,7 +172,7 @@ class Inventory:
                 asked = self._asked.setdefault((name, region), set())
                 todo = set(values) - asked
                 asked.update(todo)
-                for chunk in _chunks(todo):
+                for chunk in filter_chunks(todo):
                     filters = [{"Name": name, "Values": chunk}]
                     self._store_tables(region, self._pages(ec2, "describe_route_tables", "RouteTables", filters))
         wanted_vpcs, wanted_tables = set(vpc_ids), set(table_ids)
@@ -193,14 +197,14 @@ class Inventory:
         query = (region, frozenset(ids), frozenset(statuses))
         if ("peerings", region) not in self._complete and query not in self._peering_queries:
             self._peering_queries.add(query)
-            filters: list[dict[str, Any]] = []
-            if ids:
-                filters.append({"Name": "vpc-peering-connection-id", "Values": sorted(ids)})
-            if statuses:
-                filters.append({"Name": "status-code", "Values": sorted(statuses)})
+            by_status = [{"Name": "status-code", "Values": sorted(statuses)}] if statuses else []
+            by_id = [[{"Name": "vpc-peering-connection-id", "Values": chunk}] for chunk in filter_chunks(ids)]
             ec2 = self.clients.ec2(region)
-            items = self._pages(ec2, "describe_vpc_peering_connections", "VpcPeeringConnections", filters)
-            self._store_peerings(region, items)
+            for filters in by_id or [[]]:
+                items = self._pages(
+                    ec2, "describe_vpc_peering_connections", "VpcPeeringConnections", filters + by_status
+                )
+                self._store_peerings(region, items)
         found = self._peerings.get(region, {}).values()
         return [
             peering
@@ -209,6 +213,23 @@ class Inventory:
             and (not statuses or peering.status in statuses)
             and (not vpc_ids or {peering.requester.vpc_id, peering.accepter.vpc_id} & set(vpc_ids))
         ]
+
+    # -- what was read (for pictures of the plan: no further call) -----------------------------
+    def known_vpcs(self) -> list[Vpc]:
+        """Every VPC read so far, in any region."""
+        return [vpc for region in sorted(self._vpcs) for vpc in self._vpcs[region].values()]
+
+    def known_route_tables(self) -> list[RouteTable]:
+        """Every route table read so far, in any region."""
+        return [table for region in sorted(self._tables) for table in self._tables[region].values()]
+
+    def known_peerings(self) -> list[Peering]:
+        """Every peering connection read so far, in any region (a cross-region one once per region)."""
+        return [peering for region in sorted(self._peerings) for peering in self._peerings[region].values()]
+
+    def complete_regions(self, kind: str) -> set[str]:
+        """Regions where ``kind`` (``vpcs``, ``route_tables``, ``peerings``) was read in full."""
+        return {region for known_kind, region in self._complete if known_kind == kind}
 
     # -- internals ----------------------------------------------------------------------------
     @staticmethod
