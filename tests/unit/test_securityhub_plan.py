@@ -125,6 +125,7 @@ def _found(concern: str, resource: str, **fields: str) -> sh.Existing:
 
 
 SWEEP = Scope("eu-west-1", whole_region=True)
+SETTINGS = Settings.from_env({"AWS_REGION": "eu-west-1", "DNS_RECORDS": "api.lab=api-elb"})
 PEERED = frozenset({PCX})
 DNS_FINDING = _found("dns", "api.lab", LoadBalancer="api-elb")
 ALL = ("peering", "routes", "dns", "flow_logs")
@@ -167,7 +168,19 @@ ALL = ("peering", "routes", "dns", "flow_logs")
     ],
 )
 def test_who_may_archive_what(found: sh.Existing, scope: Scope, concerns: tuple[str, ...], expected: bool) -> None:
-    assert sh.responsible(found, scope, concerns, blind=()) is expected
+    assert sh.responsible(found, scope, concerns, (), SETTINGS) is expected
+
+
+def test_a_load_balancer_event_archives_only_records_of_a_load_balancer_in_its_region() -> None:
+    settings = Settings.from_env(
+        {"AWS_REGION": "eu-west-1", "DNS_RECORDS": "api.lab=api-elb@us-east-1,web.lab=web-elb"}
+    )
+    api, web = _found("dns", "api.lab", LoadBalancer="api-elb"), _found("dns", "web.lab", LoadBalancer="web-elb")
+    here = Scope("eu-west-1", load_balancers=frozenset({"api-elb", "web-elb"}))
+    there = Scope("us-east-1", load_balancers=frozenset({"api-elb", "web-elb"}))
+
+    assert [sh.responsible(f, here, ("dns",), (), settings) for f in (api, web)] == [False, True]
+    assert [sh.responsible(f, there, ("dns",), (), settings) for f in (api, web)] == [True, False]
 
 
 def test_a_concern_that_could_not_be_observed_archives_nothing() -> None:
@@ -175,9 +188,9 @@ def test_a_concern_that_could_not_be_observed_archives_nothing() -> None:
     blind = sh.blind_concerns(blind_report)
 
     assert blind == {"routes"}
-    assert not sh.responsible(_found("routes", RTB), SWEEP, ALL, blind)
-    assert sh.responsible(_found("peering", PCX), SWEEP, ALL, blind)
-    assert not sh.responsible(_found("peering", PCX), SWEEP, ALL, {"inventory"})
+    assert not sh.responsible(_found("routes", RTB), SWEEP, ALL, blind, SETTINGS)
+    assert sh.responsible(_found("peering", PCX), SWEEP, ALL, blind, SETTINGS)
+    assert not sh.responsible(_found("peering", PCX), SWEEP, ALL, {"inventory"}, SETTINGS)
 
 
 # -- the sync plan --------------------------------------------------------------------------------

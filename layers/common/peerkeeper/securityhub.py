@@ -52,6 +52,7 @@ from peerkeeper.clients import Clients
 from peerkeeper.events import Scope
 from peerkeeper.model import Finding
 from peerkeeper.observability import logger, metrics
+from peerkeeper.partitions import partition_of
 from peerkeeper.reconcile import Report
 from peerkeeper.settings import Settings
 
@@ -408,16 +409,32 @@ def _routes_covered(found: Existing, scope: Scope) -> bool:
     return found.resource in scope.route_table_ids | scope.vpc_ids
 
 
+def _dns_covered(found: Existing, scope: Scope, settings: Settings) -> bool:
+    """Mirrors ``dns.observe``: a load balancer event re-reads the pairs naming that load balancer in
+    the event's region; a zone event's pairs are only known once zones are read, so it archives nothing."""
+    if scope.zone_ids:
+        return False
+    named = _names(scope.load_balancers)
+    return any(
+        pair.record == found.resource
+        and pair.load_balancer.lower() in named
+        and pair.load_balancer_region(settings.region) == scope.region
+        for pair in settings.dns_records
+    )
+
+
 # For an event handler: is this finding about what the event's scope re-observed, per concern?
 # Concerns without a rule here (flow logs) leave archiving to the sweep.
-COVERAGE: Mapping[str, Callable[[Existing, Scope], bool]] = {
-    "peering": lambda found, scope: found.resource in scope.peering_ids,
-    "routes": _routes_covered,
-    "dns": lambda found, scope: found.fields.get(f"{FIELD}LoadBalancer", "").lower() in _names(scope.load_balancers),
+COVERAGE: Mapping[str, Callable[[Existing, Scope, Settings], bool]] = {
+    "peering": lambda found, scope, _settings: found.resource in scope.peering_ids,
+    "routes": lambda found, scope, _settings: _routes_covered(found, scope),
+    "dns": _dns_covered,
 }
 
 
-def responsible(found: Existing, scope: Scope, concerns: Collection[str], blind: Collection[str]) -> bool:
+def responsible(
+    found: Existing, scope: Scope, concerns: Collection[str], blind: Collection[str], settings: Settings
+) -> bool:
     """Did this reconcile look at what ``found`` is about, so that its silence means resolved?"""
     if "inventory" in blind:
         return False
@@ -426,7 +443,7 @@ def responsible(found: Existing, scope: Scope, concerns: Collection[str], blind:
     if found.concern not in concerns or found.concern in blind:
         return False
     rule = COVERAGE.get(found.concern)
-    return rule is not None and rule(found, scope)
+    return rule is not None and rule(found, scope, settings)
 
 
 # -- the sync plan (pure) ---------------------------------------------------------------------------
@@ -564,7 +581,7 @@ def publish(
     if not settings.security_hub:
         return None
     region = settings.region
-    where = Where(account, region, clients.session.get_partition_for_region(region))
+    where = Where(account, region, partition_of(region).name)
     hub = clients.securityhub(region)
     moment = now or datetime.now(UTC)
     wanted = reported(report, where)
@@ -576,7 +593,9 @@ def publish(
         logger.error("security hub lookup failed", extra={"error": str(error), "findings": sorted(wanted)})
         metrics.add_metric(name="SecurityHubImportFailed", unit="Count", value=max(len(wanted), 1))
         return {"imported": 0, "archived": 0, "failed": max(len(wanted), 1), "error": f"GetFindings: {error}"}
-    plan = plan_sync(wanted, existing, where, moment, lambda found: responsible(found, scope, concerns, blind))
+    plan = plan_sync(
+        wanted, existing, where, moment, lambda found: responsible(found, scope, concerns, blind, settings)
+    )
     failures = import_findings(hub, plan.documents)
     failed_ids = {failure["Id"] for failure in failures}
     imported = sum(1 for doc in plan.imports if doc["Id"] not in failed_ids)
