@@ -39,31 +39,38 @@ def find_browser() -> str | None:
     return next((found for name in CANDIDATES if (found := shutil.which(name))), None)
 
 
-def screenshot(
-    page: Path, out: Path, width: int = 1600, height: int = 1000, scale: float = 1.0, timeout: float = 90
-) -> Path:
+def _run(arguments: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     browser = find_browser()
     if browser is None:
         raise FileNotFoundError("no Chromium found")
     with tempfile.TemporaryDirectory(prefix="peerkeeper-chromium-") as profile:
         completed = subprocess.run(
-            [
-                browser,
-                *FLAGS,
-                f"--user-data-dir={profile}",
-                f"--screenshot={out}",
-                f"--window-size={width},{height}",
-                f"--force-device-scale-factor={scale}",
-                page.resolve().as_uri(),
-            ],
+            [browser, *FLAGS, f"--user-data-dir={profile}", *arguments],
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
-    if completed.returncode != 0 or not out.exists():
+    if completed.returncode != 0:
         raise RuntimeError(f"chromium failed ({completed.returncode}): {completed.stderr[-2000:]}")
+    return completed
+
+
+def screenshot(
+    page: Path, out: Path, width: int = 1600, height: int = 1000, scale: float = 1.0, timeout: float = 90
+) -> Path:
+    """Chromium opens ``page`` and saves what a ``width`` x ``height`` window shows as a PNG."""
+    window = [f"--window-size={width},{height}", f"--force-device-scale-factor={scale}"]
+    _run([f"--screenshot={out}", *window, page.resolve().as_uri()], timeout)
+    if not out.exists():
+        raise RuntimeError(f"chromium wrote no screenshot to {out}")
     return out
+
+
+def dom(page: Path, fragment: str = "", timeout: float = 90) -> str:
+    """The document after Chromium loaded ``page`` (``#fragment``) and ran its script."""
+    url = page.resolve().as_uri() + (f"#{fragment}" if fragment else "")
+    return _run(["--window-size=1400,900", "--dump-dom", url], timeout).stdout
 
 
 def _unfilter(raw: bytes, width: int, height: int, bpp: int) -> list[bytes]:
