@@ -228,9 +228,9 @@ def test_two_hundred_vpcs_are_laid_out_without_overlap():
 
     boxes = {m[0]: tuple(float(v) for v in m[1:]) for m in CARD.findall(page)}
     assert len(boxes) == len(drawn.vpcs) == 200
-    width, height = (
-        float(v) for v in re.search(r'<svg id="map"[^>]* width="([\d.]+)" height="([\d.]+)"', page).groups()
-    )
+    size = re.search(r'<svg id="map"[^>]* width="([\d.]+)" height="([\d.]+)"', page)
+    assert size is not None
+    width, height = (float(v) for v in size.groups())
     ordered = sorted(boxes.values())
     for n, (x, y, w, h) in enumerate(ordered):
         assert x + w <= width
