@@ -19,6 +19,7 @@ from peerkeeper.graph import FORMATS, Observed, build, render
 from peerkeeper.graph.model import FLOW_IGNORED, FLOW_MISSING, FLOW_ON, FLOW_UNKNOWN, Picture
 from peerkeeper.model import Action, Finding, Peering, PeeringSide, Plan, Route, RouteTable, Vpc
 from tests.graph import browser
+from tests.support import ROOT
 
 ME, THEM = "111111111111", "222222222222"
 EAST, WEST = "us-east-1", "eu-west-1"
@@ -178,6 +179,20 @@ def test_a_hostile_name_tag_stays_text_in_mermaid():
     assert "<script>" not in out
     label = "x#34;]:::vpc end click n_vpc_0a call alert(1) #60;script#62;alert(1)#60;/script#62;"
     assert f'["{label} #38; #96;#35;quot;#124;{{}}#92;<br/>vpc-0a' in out
+
+
+def test_mermaid_itself_draws_the_hostile_name_as_text(tmp_path):
+    script = browser.mermaid_js(ROOT / ".tools" / "mermaid") if browser.find_browser() else None
+    if script is None:
+        pytest.skip("needs Chromium and npm (Mermaid's browser bundle comes from the npm registry)")
+    page = browser.mermaid_page(render(hostile_picture(), "mermaid"), script, tmp_path / "mermaid.html")
+
+    document = browser.dom(page, budget_ms=10_000)
+
+    assert "<title>rendered</title>" in document, re.findall(r"<title>[^<]*</title>", document)
+    drawn = document[document.index("<svg") :]
+    assert "click n_vpc_0a call alert(1)" in drawn  # shown as text,
+    assert "<script>alert" not in drawn  # never markup
 
 
 def test_a_hostile_name_tag_stays_text_in_dot_and_html():
