@@ -164,9 +164,10 @@ def mermaid_js(cache: Path) -> Path | None:
             member = archive.extractfile("package/dist/mermaid.min.js")
             if member is None:
                 raise RuntimeError("mermaid.min.js not in the npm package")
-            temporary = target.with_suffix(".tmp")
-            temporary.write_bytes(member.read())
-            temporary.replace(target)
+            # Test workers may fetch it at the same time: each writes its own file, then renames.
+            with tempfile.NamedTemporaryFile(dir=cache, suffix=".tmp", delete=False) as temporary:
+                temporary.write(member.read())
+            Path(temporary.name).replace(target)
     return target
 
 
