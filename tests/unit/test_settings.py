@@ -90,3 +90,48 @@ def test_malformed_value_names_the_variable_and_the_value(variable, value):
 def test_missing_region_is_named():
     with pytest.raises(SettingsError, match="AWS_REGION"):
         Settings.from_env({})
+
+
+def test_dns_records_name_the_load_balancer_region():
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "DNS_RECORDS": (
+                "api.elb.lab.private=api-elb@us-east-1, web.elb.lab.private=web-elb, db.lab.private=db @ eu-west-1"
+            ),
+        }
+    )
+
+    assert settings.dns_records == (
+        DnsRecord("api.elb.lab.private", "api-elb", "us-east-1"),
+        DnsRecord("web.elb.lab.private", "web-elb", ""),
+        DnsRecord("db.lab.private", "db", "eu-west-1"),
+    )
+    # Without @region, the load balancer is in the function's region.
+    assert [pair.load_balancer_region(settings.region) for pair in settings.dns_records] == [
+        "us-east-1",
+        "eu-west-1",
+        "eu-west-1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pair", "expected"),
+    [
+        ("api.elb.lab.private=api-elb@", "a region name"),
+        ("api.elb.lab.private=api-elb@mars", "a region name"),
+        ("api.elb.lab.private=api-elb@eu-west-1@us-east-1", "a region name"),
+        ("api.elb.lab.private=@eu-west-1", "a load balancer name"),
+        ("api.elb.lab.private=api_elb@eu-west-1", "a load balancer name"),
+        ("api.elb.lab.private=api-elb@cn-north-1", "partition"),
+    ],
+)
+def test_malformed_dns_records_region_names_the_variable_and_the_pair(pair, expected):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**BASE, "DNS_RECORDS": f"web.elb.lab.private=web-elb,{pair}"})
+
+    assert raised.value.variable == "DNS_RECORDS"
+    message = str(raised.value)
+    assert message.startswith("DNS_RECORDS=")
+    assert pair in message
+    assert expected in message

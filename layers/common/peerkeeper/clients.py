@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from peerkeeper.partitions import partition_of
 from peerkeeper.settings import get_settings
 
 if TYPE_CHECKING:
@@ -69,10 +70,16 @@ class Clients:
     def elb(self, region: str) -> ElasticLoadBalancingClient:
         return self._client("elb", region)  # type: ignore[no-any-return]
 
-    def route53(self) -> Route53Client:
-        # PriorRequestNotComplete (concurrent changes to one zone) needs no extra config: botocore's
-        # standard and adaptive modes already retry it with backoff (tests/unit/test_dns_retry.py).
-        return self._client("route53", "us-east-1")  # type: ignore[no-any-return]
+    def route53(self, region: str | None = None) -> Route53Client:
+        """Route 53 for the partition of ``region`` (default: the session's region).
+
+        Route 53 is global, served from one region per partition (us-east-1 in ``aws``,
+        cn-northwest-1 in ``aws-cn``, us-gov-west-1 in ``aws-us-gov``): botocore's partition data says
+        which. PriorRequestNotComplete (concurrent changes to one zone) needs no extra config: botocore's
+        standard and adaptive modes already retry it with backoff (tests/unit/test_dns_retry.py).
+        """
+        where = region or self.session.region_name or "us-east-1"
+        return self._client("route53", partition_of(where).global_region)  # type: ignore[no-any-return]
 
     def sns(self, region: str) -> SNSClient:
         return self._client("sns", region)  # type: ignore[no-any-return]

@@ -20,7 +20,9 @@ from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ig
 
 # A CIDR being associated is routable by the time its CloudTrail event arrives (seconds later).
 _LIVE_CIDR_STATES = ("associated", "associating")
-_FILTER_CHUNK = 200  # values per EC2 filter
+# Values per EC2 filter: more fail the whole call with FilterLimitExceeded (moto accepts any number).
+# Every filtered describe splits its values into chunks of this size and merges the answers.
+FILTER_VALUES_LIMIT = 200
 _ROUTE_TARGET_KEYS = (
     "VpcPeeringConnectionId",
     "GatewayId",
@@ -42,10 +44,11 @@ def normalise_cidr(cidr: str) -> str:
         return cidr
 
 
-def _chunks(values: Collection[str]) -> Iterator[list[str]]:
+def filter_chunks(values: Collection[str]) -> Iterator[list[str]]:
+    """``values`` sorted, in chunks that one EC2 filter accepts."""
     ordered = sorted(values)
-    for start in range(0, len(ordered), _FILTER_CHUNK):
-        yield ordered[start : start + _FILTER_CHUNK]
+    for start in range(0, len(ordered), FILTER_VALUES_LIMIT):
+        yield ordered[start : start + FILTER_VALUES_LIMIT]
 
 
 def parse_vpc(item: Mapping[str, Any], region: str) -> Vpc:
@@ -148,7 +151,7 @@ class Inventory:
         missing = set(ids) - set(known)
         if missing and ("vpcs", region) not in self._complete:
             ec2 = self.clients.ec2(region)
-            for chunk in _chunks(missing):
+            for chunk in filter_chunks(missing):
                 filters = [{"Name": "vpc-id", "Values": chunk}]
                 self._store_vpcs(region, self._pages(ec2, "describe_vpcs", "Vpcs", filters))
             known = self._vpcs[region]
@@ -168,7 +171,7 @@ class Inventory:
                 asked = self._asked.setdefault((name, region), set())
                 todo = set(values) - asked
                 asked.update(todo)
-                for chunk in _chunks(todo):
+                for chunk in filter_chunks(todo):
                     filters = [{"Name": name, "Values": chunk}]
                     self._store_tables(region, self._pages(ec2, "describe_route_tables", "RouteTables", filters))
         wanted_vpcs, wanted_tables = set(vpc_ids), set(table_ids)
@@ -193,14 +196,14 @@ class Inventory:
         query = (region, frozenset(ids), frozenset(statuses))
         if ("peerings", region) not in self._complete and query not in self._peering_queries:
             self._peering_queries.add(query)
-            filters: list[dict[str, Any]] = []
-            if ids:
-                filters.append({"Name": "vpc-peering-connection-id", "Values": sorted(ids)})
-            if statuses:
-                filters.append({"Name": "status-code", "Values": sorted(statuses)})
+            by_status = [{"Name": "status-code", "Values": sorted(statuses)}] if statuses else []
+            by_id = [[{"Name": "vpc-peering-connection-id", "Values": chunk}] for chunk in filter_chunks(ids)]
             ec2 = self.clients.ec2(region)
-            items = self._pages(ec2, "describe_vpc_peering_connections", "VpcPeeringConnections", filters)
-            self._store_peerings(region, items)
+            for filters in by_id or [[]]:
+                items = self._pages(
+                    ec2, "describe_vpc_peering_connections", "VpcPeeringConnections", filters + by_status
+                )
+                self._store_peerings(region, items)
         found = self._peerings.get(region, {}).values()
         return [
             peering

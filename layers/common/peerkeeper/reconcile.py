@@ -20,6 +20,7 @@ terminal, done, converged), so one retryable failure in a batch still makes the 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,16 +77,23 @@ class ReconcileError(RuntimeError):
 
 @dataclass(frozen=True)
 class Env:
-    """Everything a reconcile needs: validated settings, clients, the account, and what was observed."""
+    """Everything a reconcile needs: validated settings, clients, the account, and what was observed.
+
+    ``delivery_id`` names the delivery being reconciled: the same on every retry of one event (its
+    EventBridge id, else Lambda's request id), new for a new event, fresh for each CLI run. Idempotency
+    tokens derive from it, so a retry is answered from EC2's memory and a new delivery is not.
+    """
 
     settings: Settings
     clients: Clients
     account_id: str
     inventory: Inventory
+    delivery_id: str = ""
 
     @classmethod
-    def create(cls, settings: Settings, clients: Clients, account_id: str) -> Env:
-        return cls(settings, clients, account_id, Inventory(clients, account_id))
+    def create(cls, settings: Settings, clients: Clients, account_id: str, delivery_id: str = "") -> Env:
+        delivery = delivery_id or f"run-{uuid.uuid4()}"
+        return cls(settings, clients, account_id, Inventory(clients, account_id), delivery)
 
 
 @dataclass(frozen=True)

@@ -132,5 +132,6 @@ def account_from_context(context: Any) -> str:
     return parts[4] if len(parts) > 4 and parts[4].isdigit() else ""
 
 
-def env_for(settings: Settings, clients: Clients, account_id: str) -> Env:
-    return Env.create(settings, clients, account_id or clients.account_id(settings.region))
+def env_for(settings: Settings, clients: Clients, account_id: str, delivery_id: str = "") -> Env:
+    """The environment of one reconcile; without ``delivery_id``, a fresh one (a run of its own)."""
+    return Env.create(settings, clients, account_id or clients.account_id(settings.region), delivery_id)

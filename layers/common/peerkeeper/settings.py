@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from peerkeeper.partitions import partition_of
+
 ENFORCE = "enforce"
 DRY_RUN = "dry-run"
 MODES = (ENFORCE, DRY_RUN)
@@ -43,10 +45,17 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class DnsRecord:
-    """One ``record=load-balancer-name`` pair of ``DNS_RECORDS``."""
+    """One ``record=load-balancer-name[@region]`` pair of ``DNS_RECORDS``.
+
+    ``region`` is the load balancer's region; empty means the function's own region.
+    """
 
     record: str
     load_balancer: str
+    region: str = ""
+
+    def load_balancer_region(self, default: str) -> str:
+        return self.region or default
 
 
 @dataclass(frozen=True)
@@ -71,9 +80,14 @@ class Settings:
     def dry_run(self) -> bool:
         return self.mode == DRY_RUN
 
+    @property
+    def partition(self) -> str:
+        """The partition of the function's region (``aws``, ``aws-cn``, ``aws-us-gov`` ...)."""
+        return partition_of(self.region).name
+
     def role_arn_for(self, account_id: str) -> str:
-        """``FLOW_LOG_ROLE_ARN``, or the contract's default role in ``account_id``."""
-        return self.flow_log_role_arn or f"arn:aws:iam::{account_id}:role/flow-log-role"
+        """``FLOW_LOG_ROLE_ARN``, or the contract's default role in ``account_id`` (in this partition)."""
+        return self.flow_log_role_arn or f"arn:{self.partition}:iam::{account_id}:role/flow-log-role"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -89,7 +103,7 @@ class Settings:
             allowed_peer_accounts=_id_list(env, "ALLOWED_PEER_ACCOUNTS", _ACCOUNT_RE, "12-digit account IDs"),
             allowed_peer_vpcs=_id_list(env, "ALLOWED_PEER_VPCS", _VPC_RE, "VPC IDs (vpc-...)"),
             reject_unlisted=_boolean(env, "REJECT_UNLISTED", default=False),
-            dns_records=_dns_records(env),
+            dns_records=_dns_records(env, region),
             dns_ttl=_positive_int(env, "DNS_TTL", 300, maximum=2147483647),
             flow_log_group=_matching(env, "FLOW_LOG_GROUP", _LOG_GROUP_RE, "a log group name") or "flow-logs-group",
             flow_log_role_arn=_matching(env, "FLOW_LOG_ROLE_ARN", _ROLE_ARN_RE, "an IAM role ARN"),
@@ -170,17 +184,23 @@ def _matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], expec
     return raw
 
 
-def _dns_records(env: Mapping[str, str]) -> tuple[DnsRecord, ...]:
+def _dns_records(env: Mapping[str, str], own_region: str) -> tuple[DnsRecord, ...]:
     records: list[DnsRecord] = []
     for pair in (p.strip() for p in _get(env, "DNS_RECORDS").split(",")):
         if not pair:
             continue
-        record, sep, load_balancer = (part.strip() for part in pair.partition("="))
-        if not sep or not record or not load_balancer:
-            raise SettingsError("DNS_RECORDS", pair, "record=load-balancer-name pairs")
+        record, sep, target = (part.strip() for part in pair.partition("="))
+        if not sep or not record or not target:
+            raise SettingsError("DNS_RECORDS", pair, "record=load-balancer-name[@region] pairs")
         if not _DNS_NAME_RE.match(record):
             raise SettingsError("DNS_RECORDS", pair, "a DNS name before '='")
+        load_balancer, at, region = (part.strip() for part in target.partition("@"))
         if not _LB_NAME_RE.match(load_balancer):
             raise SettingsError("DNS_RECORDS", pair, "a load balancer name after '='")
-        records.append(DnsRecord(record.lower().rstrip("."), load_balancer))
+        if at and not _REGION_RE.match(region):
+            raise SettingsError("DNS_RECORDS", pair, "a region name such as eu-west-1 after '@'")
+        if at and partition_of(region) != partition_of(own_region):
+            # One set of credentials reaches one partition: aws-cn cannot be read from aws.
+            raise SettingsError("DNS_RECORDS", pair, f"a region in the partition of {own_region} after '@'")
+        records.append(DnsRecord(record.lower().rstrip("."), load_balancer, region))
     return tuple(records)
