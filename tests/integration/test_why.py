@@ -14,6 +14,7 @@ Where moto is not AWS (see /work/shared/reference/moto-gaps.md):
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shlex
 from collections.abc import Callable
@@ -61,6 +62,7 @@ def build_side(ec2: Any, cidr: str, name: str, *, ipv6: bool = False) -> Side:
     v6_block = ""
     if ipv6:
         v6_block = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+        v6_block = ipaddress.ip_network(v6_block).compressed  # moto may write leading zeros; AWS does not
         subnet_args["Ipv6CidrBlock"] = v6_block.replace("/56", "/64")
     subnet = ec2.create_subnet(**subnet_args)["Subnet"]["SubnetId"]
     table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
@@ -466,7 +468,7 @@ def test_ipv6(aws, ipv6_filter, capsys):
     code, doc = why(capsys, api.instance, web.ipv6, "--protocol", "icmp")
 
     assert code == 2
-    assert doc["source"]["address"] == str(__import__("ipaddress").ip_address(api.ipv6))
+    assert doc["source"]["address"] == ipaddress.ip_address(api.ipv6).compressed
     assert codes(doc) == [("ENI_SG_RULES_MISMATCH", "forward", web.group)]
     assert doc["fixes"] == [
         f"aws ec2 authorize-security-group-ingress --group-id {web.group} "
