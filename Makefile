@@ -13,7 +13,7 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 C7N_VENV := .tools/c7n
 C7N := $(C7N_VENV)/bin/custodian
 
-.PHONY: help demo test lint typecheck unit validate build deploy invoke bench bench-smoke checkov stackset-template clean
+.PHONY: help demo test lint typecheck os-packages unit validate build deploy invoke bench bench-smoke checkov stackset-template clean
 
 help:
 	@echo "make demo      run the seed lab end to end on an embedded AWS emulator"
@@ -41,8 +41,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+test: lint typecheck os-packages
 	$(VENV)/bin/pytest
+
+# The graph tests draw with Graphviz's dot and look at the page in a real browser (headless
+# Chromium): installed from the OS packages when missing. Where that is impossible, the tests that
+# need them say they are skipped and why.
+OS_PACKAGES := dot:graphviz chromium:chromium
+os-packages:
+	@missing=""; for pair in $(OS_PACKAGES); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "no apt-get: install$$missing yourself; the tests that need them will be skipped"; exit 0; fi; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	echo "installing$$missing (apt-get)"; \
+	{ $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+	  || echo "could not install$$missing: the tests that need them will be skipped"
 
 $(SAM): tools/requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)

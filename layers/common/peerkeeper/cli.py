@@ -23,6 +23,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import boto3
@@ -45,6 +46,7 @@ from peerkeeper.settings import DRY_RUN, ENFORCE, Settings, SettingsError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from peerkeeper.inventory import Inventory
     from peerkeeper.reconcile import Outcome, Report
 
 # Outcome names of peerkeeper.reconcile (imported lazily: see main).
@@ -174,6 +176,7 @@ class Result:
     account_id: str
     mode: str
     reports: dict[str, Report] = field(default_factory=dict)
+    inventories: dict[str, Inventory] = field(default_factory=dict)  # what each region's run read
 
     @property
     def outcomes(self) -> list[Any]:
@@ -234,6 +237,7 @@ def run(
         result.reports[settings.region] = service.reconcile(
             env, scope, concerns, pacer=pacer, on_action=on_action, on_plan=on_plan
         )
+        result.inventories[settings.region] = env.inventory
     return result
 
 
@@ -399,6 +403,26 @@ def cmd_why(args: argparse.Namespace, base: Mapping[str, str]) -> int:
     return EXIT_OK if answer.reachable else EXIT_NOT_REACHABLE
 
 
+def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
+    from peerkeeper import graph  # noqa: PLC0415  (not needed on the Lambda path)
+
+    fmt = graph.format_for(args.format, args.output)
+    result = run(resolve(args, base, DRY_RUN), "graph")
+    observed = graph.observed(result.account_id, result.reports, result.inventories)
+    text = graph.render(graph.picture(observed, detail=args.detail == "tables", errors=result.errors), fmt)
+    for error in result.errors:
+        sys.stderr.write(f"peerkeeper: warning: {error}\n")
+    if args.output:
+        try:
+            graph.write_atomically(Path(args.output), text)
+        except OSError as error:
+            raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from error
+        sys.stderr.write(f"peerkeeper: wrote the {fmt} picture to {args.output}\n")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace, base: Mapping[str, str]) -> int:
     from peerkeeper.demo import main as demo_main  # noqa: PLC0415  (needs moto and PyYAML: a development tool)
 
@@ -448,6 +472,14 @@ def build_parser() -> argparse.ArgumentParser:
     apply = commands.add_parser("apply", help="reconcile now (exit 0 converged, 1 error)")
     _common_options(apply)
     apply.set_defaults(handler=cmd_apply)
+    graph = commands.add_parser("graph", help="draw the VPCs, peering connections and drift that plan sees")
+    graph.add_argument(
+        "--format", choices=("mermaid", "dot", "html"), help="default: from --output's suffix, else mermaid"
+    )
+    graph.add_argument("--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+    graph.add_argument("--detail", choices=("tables",), help="tables: each VPC's route tables, missing routes in red")
+    _common_options(graph)
+    graph.set_defaults(handler=cmd_graph)
     demo = commands.add_parser("demo", help="the seed lab on an embedded AWS emulator, driven by events")
     demo.set_defaults(handler=cmd_demo)
     _why_parser(commands)

@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from peerkeeper.clients import Clients
-from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored
+from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored, name_tag
 
 # A CIDR being associated is routable by the time its CloudTrail event arrives (seconds later).
 _LIVE_CIDR_STATES = ("associated", "associating")
@@ -70,6 +70,7 @@ def parse_vpc(item: Mapping[str, Any], region: str) -> Vpc:
         cidrs=tuple(normalise_cidr(c) for c in cidrs),
         ipv6_cidrs=tuple(normalise_cidr(c) for c in ipv6),
         ignored=is_ignored(item.get("Tags")),
+        name=name_tag(item.get("Tags")),
     )
 
 
@@ -212,6 +213,23 @@ class Inventory:
             and (not statuses or peering.status in statuses)
             and (not vpc_ids or {peering.requester.vpc_id, peering.accepter.vpc_id} & set(vpc_ids))
         ]
+
+    # -- what was read (for pictures of the plan: no further call) -----------------------------
+    def known_vpcs(self) -> list[Vpc]:
+        """Every VPC read so far, in any region."""
+        return [vpc for region in sorted(self._vpcs) for vpc in self._vpcs[region].values()]
+
+    def known_route_tables(self) -> list[RouteTable]:
+        """Every route table read so far, in any region."""
+        return [table for region in sorted(self._tables) for table in self._tables[region].values()]
+
+    def known_peerings(self) -> list[Peering]:
+        """Every peering connection read so far, in any region (a cross-region one once per region)."""
+        return [peering for region in sorted(self._peerings) for peering in self._peerings[region].values()]
+
+    def complete_regions(self, kind: str) -> set[str]:
+        """Regions where ``kind`` (``vpcs``, ``route_tables``, ``peerings``) was read in full."""
+        return {region for known_kind, region in self._complete if known_kind == kind}
 
     # -- internals ----------------------------------------------------------------------------
     @staticmethod

@@ -17,6 +17,11 @@ PENDING = "pending-acceptance"
 PROVISIONING = "provisioning"
 
 
+def name_tag(tags: Iterable[Mapping[str, Any]] | None) -> str:
+    """The value of an AWS ``Tags`` list's ``Name`` tag, or ``""``."""
+    return next((str(tag.get("Value", "")) for tag in tags or () if tag.get("Key") == "Name"), "")
+
+
 def is_ignored(tags: Iterable[Mapping[str, Any]] | None) -> bool:
     """True when an AWS ``Tags`` list carries ``peerkeeper:ignore=true``."""
     return any(
@@ -33,6 +38,7 @@ class Vpc:
     cidrs: tuple[str, ...] = ()
     ipv6_cidrs: tuple[str, ...] = ()
     ignored: bool = False
+    name: str = ""  # the Name tag (for people: pictures and messages, never a decision)
 
 
 @dataclass(frozen=True)
