@@ -18,9 +18,10 @@ CHAPTERS = (
     "3. api-vpc asks to peer with web-vpc",
     "4. DNS: web-elb is recreated, then both records are edited by hand",
     "5. Someone deletes a route by hand",
-    "6. Account 210987654321 (not on the allowlist) asks to peer with web-vpc",
-    "7. The scheduled sweep",
-    "8. peerkeeper plan",
+    "6. api-vpc's owner associates the public block 52.94.0.0/16 (a hijack attempt)",
+    "7. Account 210987654321 (not on the allowlist) asks to peer with web-vpc",
+    "8. The scheduled sweep",
+    "9. peerkeeper plan",
 )
 
 
@@ -65,6 +66,7 @@ def test_demo_converges_and_exits_0():
         "✔ api.elb.lab.private is restored to api-elb in eu-west-1 (api-elb-1.eu-west-1.elb.amazonaws.com)",
         "✔ the us-east-1 and eu-west-1 stacks agree: one write between them",
         "requester account 210987654321 is not allowed",
+        "52.94.0.0/16 is outside ALLOWED_PEER_CIDRS",
         "✔ the plan has no action",
         "✔ converged",
         "picture of the lab before reconciling:",

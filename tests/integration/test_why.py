@@ -219,7 +219,7 @@ def test_a_missing_route_names_the_table_and_the_direction(seed, capsys, missing
 def test_a_route_peerkeeper_would_not_add_gets_the_aws_command(seed, capsys, monkeypatch):
     """Outside the allowlist peerkeeper routes nothing, so the fix is the AWS CLI's."""
     ec2_client().delete_route(RouteTableId=seed.api.table, DestinationCidrBlock=seed.web.cidr)
-    monkeypatch.setattr(command, "planned_routes", lambda observed, account: frozenset())
+    monkeypatch.setattr(command, "planned_routes", lambda observed, account, settings: frozenset())
 
     code, doc = why(capsys, seed.api.instance, seed.web.instance, "--port", "22")
 

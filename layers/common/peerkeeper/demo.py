@@ -13,7 +13,9 @@ Events are built here in the exact EventBridge shape, with the lab's real ids an
 by substituting the samples of ``events/``: the samples document one situation each, the story needs
 values (CIDRs, DNS names, accounts) that match the lab it just built.
 
-moto, PyYAML and rich are development dependencies: imported inside the functions, never by a handler.
+moto and PyYAML (the ``peerkeeper[demo]`` extra) and rich (the command line's) are imported inside the
+functions, never by a handler. An installed package runs the copies of ``template.yaml`` and
+``functions/`` it ships (:func:`project_root`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -82,7 +85,8 @@ def emulator() -> Iterator[str]:
     from moto.server import ThreadedMotoServer  # noqa: PLC0415  (development dependency)
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    # port 0: the kernel picks a free port when the server binds (no window for another process to take it)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:
@@ -396,6 +400,19 @@ def route_event(name: str, table: str, destination: str, pcx: str = "", *, actor
     return cloudtrail_event("ec2.amazonaws.com", name, request, {"_return": True}, actor=actor)
 
 
+def associate_cidr_event(vpc: str, cidr: str, *, actor: str = "mallory") -> dict[str, Any]:
+    request = {"vpcId": vpc, "cidrBlock": cidr}
+    response = {
+        "vpcId": vpc,
+        "cidrBlockAssociation": {
+            "associationId": f"vpc-cidr-assoc-{uuid.uuid4().hex[:17]}",
+            "cidrBlock": cidr,
+            "cidrBlockState": {"state": "associating"},
+        },
+    }
+    return cloudtrail_event("ec2.amazonaws.com", "AssociateVpcCidrBlock", request, response, actor=actor)
+
+
 def change_record_event(zone_id: str, record: str, value: str, ttl: int, *, actor: str = "alice") -> dict[str, Any]:
     change = {
         "action": "UPSERT",
@@ -456,12 +473,27 @@ class LambdaContext:
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+BUNDLE = Path(__file__).resolve().parent / "_bundle"  # copies of template.yaml and functions/ in a wheel
+DEMO_EXTRA = "pip install 'peerkeeper[demo]'"
+
+
 def project_root(start: Path | None = None) -> Path:
-    """The checkout holding ``template.yaml`` and ``functions/`` (the demo runs the real files)."""
-    for candidate in [*(start or Path(__file__).resolve()).parents, Path.cwd()]:
+    """Where ``template.yaml`` and ``functions/`` are (the demo runs the real files).
+
+    The checkout this module lives in (a development install), else the copies a built package
+    ships under ``peerkeeper/_bundle`` (pyproject.toml), else a checkout in the working directory.
+    """
+    here = (start or Path(__file__).resolve()).parents
+    for candidate in [*here, BUNDLE, Path.cwd()]:
         if (candidate / "template.yaml").is_file() and (candidate / "functions").is_dir():
             return candidate
-    raise DemoError("template.yaml and functions/ not found: run the demo from a peerkeeper checkout")
+    raise DemoError("template.yaml and functions/ not found: reinstall peerkeeper or run the demo from a checkout")
+
+
+def missing_requirements() -> list[str]:
+    """The demo's own imports (the emulator, the template reader, the handlers' tracer) that are absent."""
+    wanted = ("moto", "yaml", "werkzeug", "aws_xray_sdk")
+    return [name for name in wanted if importlib.util.find_spec(name) is None]
 
 
 class Functions:
@@ -733,9 +765,31 @@ def chapter_route_drift(story: Story, pcx: str) -> None:
     story.check(f"{table} routes {destination} to {pcx} again", route_targets(clients, table).get(destination) == pcx)
 
 
+def chapter_hijack(story: Story, pcx: str) -> None:
+    """A compromised peer associates a public block, hoping every table will send it that traffic."""
+    lab, clients = story.lab, story.clients
+    public = "52.94.0.0/16"
+    story.chapter(f"6. api-vpc's owner associates the public block {public} (a hijack attempt)")
+    clients.ec2(REGION).associate_vpc_cidr_block(VpcId=lab.api.vpc, CidrBlock=public)
+    story.note("AWS allows publicly routable secondary blocks; ALLOWED_PEER_CIDRS says which a peer may announce")
+    summaries = story.deliver(associate_cidr_event(lab.api.vpc, public), f"{lab.api.vpc} {public}")
+    reported = {f["resource"] for s in summaries for f in s.get("conflicts", []) if f.get("destination") == public}
+    story.check(
+        f"no web-vpc table routes {public}",
+        all(public not in route_targets(clients, table) for table in lab.web.tables),
+    )
+    story.check(
+        f"the refusal is reported as a conflict for each web-vpc table ({len(reported)})",
+        reported == set(lab.web.tables),
+    )
+    story.check(
+        f"every web-vpc table still routes {lab.api.cidr} to {pcx}", routed(clients, lab.web, lab.api.cidr, pcx)
+    )
+
+
 def chapter_stranger(story: Story, endpoint: str) -> str:
     lab, clients = story.lab, story.clients
-    story.chapter(f"6. Account {STRANGER} (not on the allowlist) asks to peer with web-vpc")
+    story.chapter(f"7. Account {STRANGER} (not on the allowlist) asks to peer with web-vpc")
     stranger = stranger_clients(clients, endpoint).ec2(REGION)
     vpc = build_network(stranger, "stranger-vpc", "10.2.0.0/16")
     created = stranger.create_vpc_peering_connection(VpcId=vpc.vpc, PeerVpcId=lab.web.vpc, PeerOwnerId=ACCOUNT)
@@ -750,7 +804,7 @@ def chapter_stranger(story: Story, endpoint: str) -> str:
 
 def chapter_sweep(story: Story, stranger_pcx: str) -> None:
     lab, clients = story.lab, story.clients
-    story.chapter("7. The scheduled sweep")
+    story.chapter("8. The scheduled sweep")
     summaries = story.deliver(scheduled_event(), "rate(15 minutes)")
     refused = {f["resource"] for s in summaries for f in s.get("refused", [])}
     changed = {(a["kind"], a["resource"]) for s in summaries for a in s.get("actions", [])}
@@ -776,6 +830,7 @@ def play(story: Story, endpoint: str) -> None:
     pcx = chapter_peering(story)
     chapter_dns_drift(story)
     chapter_route_drift(story, pcx)
+    chapter_hijack(story, pcx)
     stranger_pcx = chapter_stranger(story, endpoint)
     chapter_sweep(story, stranger_pcx)
 
@@ -784,7 +839,7 @@ def final_plan(story: Story, endpoint: str) -> None:
     from peerkeeper import cli  # noqa: PLC0415
     from peerkeeper.settings import Settings  # noqa: PLC0415
 
-    story.chapter("8. peerkeeper plan")
+    story.chapter("9. peerkeeper plan")
     settings = Settings.from_env(os.environ)
     target = cli.Target(Clients(endpoint_url=endpoint), ACCOUNT, (settings,))
     doc = cli.run(cli.dry_run(target), "plan").document()
@@ -811,6 +866,12 @@ def main() -> int:
     from peerkeeper.rules import load_rules  # noqa: PLC0415
 
     console = Console(highlight=False)
+    missing = missing_requirements()
+    if missing:
+        sys.stderr.write(
+            f"peerkeeper: error: the demo needs its emulator ({', '.join(missing)} missing): {DEMO_EXTRA}\n"
+        )
+        return 1
     try:
         root = project_root()
         rules = load_rules(root / "template.yaml")

@@ -23,17 +23,37 @@ _LIVE_CIDR_STATES = ("associated", "associating")
 # Values per EC2 filter: more fail the whole call with FilterLimitExceeded (moto accepts any number).
 # Every filtered describe splits its values into chunks of this size and merges the answers.
 FILTER_VALUES_LIMIT = 200
-_ROUTE_TARGET_KEYS = (
+# Every target field of botocore's ``Route`` shape (EC2 2016-11-15), most specific first: a NAT
+# instance's route carries InstanceId and NetworkInterfaceId. A Gateway Load Balancer endpoint reads
+# back as GatewayId ``vpce-...``; VpcEndpointId (CreateRoute's name for it) is accepted too. IpAddress
+# is the next hop of a route VPC Route Server advertised (origin ``Advertisement``).
+ROUTE_TARGET_KEYS = (
     "VpcPeeringConnectionId",
     "GatewayId",
+    "InstanceId",
+    "NetworkInterfaceId",
     "NatGatewayId",
     "TransitGatewayId",
-    "NetworkInterfaceId",
-    "InstanceId",
     "LocalGatewayId",
     "CarrierGatewayId",
     "EgressOnlyInternetGatewayId",
     "CoreNetworkArn",
+    "OdbNetworkArn",
+    "VpcEndpointId",
+    "IpAddress",
+)
+# Fields of ``Route`` that are not a target. Any other field found on a route without a known
+# target is read as its target (a target type newer than this code), never as "no target".
+ROUTE_NON_TARGET_KEYS = frozenset(
+    {
+        "DestinationCidrBlock",
+        "DestinationIpv6CidrBlock",
+        "DestinationPrefixListId",
+        "InstanceOwnerId",
+        "Origin",
+        "State",
+        "IgwFirewall",
+    }
 )
 
 
@@ -74,22 +94,54 @@ def parse_vpc(item: Mapping[str, Any], region: str) -> Vpc:
     )
 
 
-def _parse_route(item: Mapping[str, Any]) -> Route | None:
+def route_target(item: Mapping[str, Any]) -> str:
+    """The id or ARN a route sends traffic to; empty when the route names none peerkeeper can read."""
+    known = next((str(item[key]) for key in ROUTE_TARGET_KEYS if item.get(key)), "")
+    if known:
+        return known
+    return next(
+        (
+            str(value)
+            for key, value in sorted(item.items())
+            if key not in ROUTE_NON_TARGET_KEYS and isinstance(value, str) and value
+        ),
+        "",
+    )
+
+
+def parse_route(item: Mapping[str, Any]) -> Route | None:
     destination = item.get("DestinationCidrBlock") or item.get("DestinationIpv6CidrBlock")
     if not destination:
         return None  # prefix-list routes are not ours to judge
-    target = next((str(item[key]) for key in _ROUTE_TARGET_KEYS if item.get(key)), "")
-    return Route(destination=normalise_cidr(destination), target=target, state=item.get("State", "active"))
+    return Route(
+        destination=normalise_cidr(destination),
+        target=route_target(item),
+        state=item.get("State") or "active",
+        origin=item.get("Origin") or "",
+    )
+
+
+def edge_gateways(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """Gateways a route table is edge-associated with (``Associations[].GatewayId``), while associated."""
+    return tuple(
+        sorted(
+            str(assoc["GatewayId"])
+            for assoc in item.get("Associations") or ()
+            if assoc.get("GatewayId")
+            and (assoc.get("AssociationState") or {}).get("State", "associated") in ("associated", "associating")
+        )
+    )
 
 
 def parse_route_table(item: Mapping[str, Any], region: str) -> RouteTable:
-    routes = tuple(route for route in map(_parse_route, item.get("Routes") or ()) if route is not None)
+    routes = tuple(route for route in map(parse_route, item.get("Routes") or ()) if route is not None)
     return RouteTable(
         id=item["RouteTableId"],
         vpc_id=item.get("VpcId", ""),
         region=region,
         routes=routes,
         ignored=is_ignored(item.get("Tags")),
+        edge_gateways=edge_gateways(item),
     )
 
 

@@ -7,6 +7,7 @@ deployment fails loudly at init instead of acting on a half-understood policy.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -21,6 +22,9 @@ MODES = (ENFORCE, DRY_RUN)
 TRAFFIC_TYPES = ("ALL", "ACCEPT", "REJECT")
 RETRY_MODES = ("standard", "adaptive")
 
+# RFC 1918, RFC 6598 (carrier-grade NAT) and any IPv6: what a private peer may announce.
+DEFAULT_ALLOWED_PEER_CIDRS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,::/0"
+
 IGNORE_TAG_KEY = "peerkeeper:ignore"
 IGNORE_TAG_VALUE = "true"
 
@@ -32,6 +36,9 @@ _DNS_NAME_RE = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}
 _LB_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 _LOG_GROUP_RE = re.compile(r"^[\w\-/.#]{1,512}$")
 _SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -65,6 +72,10 @@ class Settings:
     allowed_peer_accounts: frozenset[str] = frozenset()
     allowed_peer_vpcs: frozenset[str] = frozenset()
     reject_unlisted: bool = False
+    allowed_peer_cidrs: tuple[Network, ...] = tuple(
+        ipaddress.ip_network(cidr) for cidr in DEFAULT_ALLOWED_PEER_CIDRS.split(",")
+    )
+    route_over_aggregates: bool = False
     dns_records: tuple[DnsRecord, ...] = ()
     dns_ttl: int = 300
     flow_log_group: str = "flow-logs-group"
@@ -79,6 +90,17 @@ class Settings:
     @property
     def dry_run(self) -> bool:
         return self.mode == DRY_RUN
+
+    def cidr_allowed(self, cidr: str) -> bool:
+        """True when ``cidr`` lies inside one of ``ALLOWED_PEER_CIDRS`` (same IP version)."""
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            return False  # not a CIDR at all: never routable
+        return any(
+            network.version == allowed.version and network.subnet_of(allowed)  # type: ignore[arg-type]
+            for allowed in self.allowed_peer_cidrs
+        )
 
     @property
     def partition(self) -> str:
@@ -103,6 +125,8 @@ class Settings:
             allowed_peer_accounts=_id_list(env, "ALLOWED_PEER_ACCOUNTS", _ACCOUNT_RE, "12-digit account IDs"),
             allowed_peer_vpcs=_id_list(env, "ALLOWED_PEER_VPCS", _VPC_RE, "VPC IDs (vpc-...)"),
             reject_unlisted=_boolean(env, "REJECT_UNLISTED", default=False),
+            allowed_peer_cidrs=_cidr_list(env, "ALLOWED_PEER_CIDRS", DEFAULT_ALLOWED_PEER_CIDRS),
+            route_over_aggregates=_boolean(env, "ROUTE_OVER_AGGREGATES", default=False),
             dns_records=_dns_records(env, region),
             dns_ttl=_positive_int(env, "DNS_TTL", 300, maximum=2147483647),
             flow_log_group=_matching(env, "FLOW_LOG_GROUP", _LOG_GROUP_RE, "a log group name") or "flow-logs-group",
@@ -140,6 +164,22 @@ def _id_list(env: Mapping[str, str], name: str, pattern: re.Pattern[str], expect
         if not pattern.match(item):
             raise SettingsError(name, item, f"comma-separated {expected}")
     return frozenset(items)
+
+
+def _cidr_list(env: Mapping[str, str], name: str, default: str) -> tuple[Network, ...]:
+    """Comma-separated IPv4/IPv6 blocks in canonical form (no host bits set); empty means the default."""
+    raw = _get(env, name) or default
+    networks: list[Network] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError:
+            raise SettingsError(name, item, "comma-separated CIDR blocks such as 10.0.0.0/8 or ::/0") from None
+    if not networks:
+        raise SettingsError(name, raw, "at least one CIDR block")
+    return tuple(networks)
 
 
 def _boolean(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from peerkeeper.clients import Clients
 from peerkeeper.reach.analysis import FORWARD, RETURN, Explanation, Path, all_fixes, analyse_all, explanations
 from peerkeeper.reach.model import Node, Traffic
 from peerkeeper.reach.observe import InputError, Observed, Reader, find_ends, observe_network
+from peerkeeper.settings import Settings
 
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
 
@@ -82,8 +83,12 @@ class Answer:
         }
 
 
-def planned_routes(observed: Observed, account_id: str) -> frozenset[tuple[str, str]]:
-    """(route table, CIDR) pairs peerkeeper's own route planner would create or replace."""
+def planned_routes(observed: Observed, account_id: str, settings: Settings) -> frozenset[tuple[str, str]]:
+    """(route table, CIDR) pairs peerkeeper's own route planner would create or replace.
+
+    The planner's rules are the contract's (trusted connection, ``ALLOWED_PEER_CIDRS``, no route over
+    an aggregate, ignore tags), so "run ``peerkeeper apply``" is only said when apply would do it.
+    """
     from peerkeeper import inventory, routes  # noqa: PLC0415  (the reconcile machinery, only when asked)
 
     world = routes.RouteWorld(
@@ -91,7 +96,7 @@ def planned_routes(observed: Observed, account_id: str) -> frozenset[tuple[str, 
         vpcs={item["VpcId"]: inventory.parse_vpc(item, region) for region, item in observed.raw_vpcs},
         tables=tuple(inventory.parse_route_table(item, region) for region, item in observed.raw_tables),
     )
-    plan = routes.plan(world, account_id)
+    plan = routes.plan(world, account_id, settings)
     return frozenset(
         (
             action.params["RouteTableId"],
@@ -101,12 +106,29 @@ def planned_routes(observed: Observed, account_id: str) -> frozenset[tuple[str, 
     )
 
 
-def why(clients: Clients, regions: Sequence[str], source: str, destination: str, traffic: Traffic) -> Answer:
-    """Answer the question; only reads (``reader.counts`` says how many, by operation)."""
+def why(
+    clients: Clients,
+    regions: Sequence[str],
+    source: str,
+    destination: str,
+    traffic: Traffic,
+    *,
+    settings: Settings | None = None,
+    own_allowlist: bool = True,
+) -> Answer:
+    """Answer the question; only reads (``Answer.reads`` says how many, by operation).
+
+    ``settings`` are the contract's variables (the route planner's policy); with ``own_allowlist``
+    (``ALLOWED_PEER_ACCOUNTS`` unset) the allowlist is the source's account, as the template's default.
+    """
     reader = Reader(clients)
     ends = find_ends(reader, regions, source, destination)
     observed = observe_network(reader, ends)
-    planned: Collection[tuple[str, str]] = planned_routes(observed, ends.source.owner_id)
+    account_id = ends.source.owner_id
+    policy = settings or Settings(region=ends.source.region)
+    if own_allowlist:
+        policy = replace(policy, allowed_peer_accounts=frozenset({account_id}))
+    planned: Collection[tuple[str, str]] = planned_routes(observed, account_id, policy)
     paths = analyse_all(observed.network, ends.source, ends.destinations, traffic, planned)
     described_source = {"input": source, **ends.source.to_dict()}
     return Answer(described_source, ends.destination, traffic, paths, reader.counts)
