@@ -13,7 +13,9 @@ Events are built here in the exact EventBridge shape, with the lab's real ids an
 by substituting the samples of ``events/``: the samples document one situation each, the story needs
 values (CIDRs, DNS names, accounts) that match the lab it just built.
 
-moto, PyYAML and rich are development dependencies: imported inside the functions, never by a handler.
+moto and PyYAML (the ``peerkeeper[demo]`` extra) and rich (the command line's) are imported inside the
+functions, never by a handler. An installed package runs the copies of ``template.yaml`` and
+``functions/`` it ships (:func:`project_root`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -82,7 +85,8 @@ def emulator() -> Iterator[str]:
     from moto.server import ThreadedMotoServer  # noqa: PLC0415  (development dependency)
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    # port 0: the kernel picks a free port when the server binds (no window for another process to take it)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:
@@ -469,12 +473,27 @@ class LambdaContext:
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+BUNDLE = Path(__file__).resolve().parent / "_bundle"  # copies of template.yaml and functions/ in a wheel
+DEMO_EXTRA = "pip install 'peerkeeper[demo]'"
+
+
 def project_root(start: Path | None = None) -> Path:
-    """The checkout holding ``template.yaml`` and ``functions/`` (the demo runs the real files)."""
-    for candidate in [*(start or Path(__file__).resolve()).parents, Path.cwd()]:
+    """Where ``template.yaml`` and ``functions/`` are (the demo runs the real files).
+
+    The checkout this module lives in (a development install), else the copies a built package
+    ships under ``peerkeeper/_bundle`` (pyproject.toml), else a checkout in the working directory.
+    """
+    here = (start or Path(__file__).resolve()).parents
+    for candidate in [*here, BUNDLE, Path.cwd()]:
         if (candidate / "template.yaml").is_file() and (candidate / "functions").is_dir():
             return candidate
-    raise DemoError("template.yaml and functions/ not found: run the demo from a peerkeeper checkout")
+    raise DemoError("template.yaml and functions/ not found: reinstall peerkeeper or run the demo from a checkout")
+
+
+def missing_requirements() -> list[str]:
+    """The demo's own imports (the emulator, the template reader, the handlers' tracer) that are absent."""
+    wanted = ("moto", "yaml", "werkzeug", "aws_xray_sdk")
+    return [name for name in wanted if importlib.util.find_spec(name) is None]
 
 
 class Functions:
@@ -847,6 +866,12 @@ def main() -> int:
     from peerkeeper.rules import load_rules  # noqa: PLC0415
 
     console = Console(highlight=False)
+    missing = missing_requirements()
+    if missing:
+        sys.stderr.write(
+            f"peerkeeper: error: the demo needs its emulator ({', '.join(missing)} missing): {DEMO_EXTRA}\n"
+        )
+        return 1
     try:
         root = project_root()
         rules = load_rules(root / "template.yaml")
