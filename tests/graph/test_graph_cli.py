@@ -82,7 +82,7 @@ def test_mermaid_draws_drift_dotted_and_coloured(world, capsys):
     assert "-.->" in drifted
     assert "3 missing" in drifted
     assert "-.->" in refused
-    assert "pending-acceptance · refused" in refused
+    assert f"pending-acceptance · refused: requester account {OTHER_ACCOUNT} is not allowed" in refused
     assert "-->" in routed
     assert "active" in routed
     assert out.count("subgraph ") == out.count("\n    end") + out.count("\n  end")
