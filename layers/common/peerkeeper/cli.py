@@ -1,8 +1,11 @@
-"""``peerkeeper plan | apply | demo``: the sweep's plan and apply, from a terminal.
+"""``peerkeeper plan | apply | graph | demo``: the sweep's plan and apply, from a terminal.
 
 Every command goes through :func:`peerkeeper.service.reconcile` with a whole-region scope, exactly
 like the sweep function: ``plan`` is the sweep in dry-run, ``apply`` is the sweep with a progress bar.
 The configuration is the contract's environment variables; flags override them for one run.
+Regions, and with ``--account`` / ``--org`` accounts, run concurrently through :mod:`peerkeeper.fleet`
+(one bounded pool, one progress bar); :mod:`peerkeeper.fleet_output` draws a run over several
+accounts: one JSON entry per account and region, tables grouped by account, the worst exit code.
 
 Exit codes: ``plan`` 0 in sync, 2 drift (at least one action), 1 error; ``apply`` 0 converged, 1 error.
 Refused requests, conflicts and problems are shown but are not drift: no action of peerkeeper would
