@@ -23,7 +23,7 @@ C7N := $(C7N_VENV)/bin/custodian
 # pytest workers (pytest-xdist); tests that share a session-wide resource are grouped (--dist loadgroup)
 TEST_WORKERS ?= auto
 
-.PHONY: help demo test fuzz lint typecheck os-packages unit validate build deploy invoke bench bench-smoke checkov stackset-template clean lock venv
+.PHONY: help demo test fuzz lint typecheck os-packages unit validate build deploy invoke bench bench-smoke checkov stackset-template clean lock venv uv tools
 
 help:
 	@echo "make demo      run the seed lab end to end on an embedded AWS emulator"
@@ -57,6 +57,11 @@ $(STAMP): requirements-dev.lock requirements-dev.txt layers/common/requirements.
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+uv: $(UV)
+
+# The command-line tools' environments (make validate, make build), each from its own lock.
+tools: $(SAM) $(CHECKOV)
 
 LOCK := $(UV) pip compile --quiet --universal --generate-hashes --custom-compile-command "make lock"
 lock: $(UV)
