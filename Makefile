@@ -82,7 +82,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: lint typecheck os-packages
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 # make test runs HYPOTHESIS_PROFILE=quick (tests/conftest.py); this is the full budget.
 fuzz: $(STAMP)

@@ -456,7 +456,9 @@ def display() -> Iterator[Display]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
+    errors = _console(stderr=True)
+    # Only on a terminal: piped or captured stderr stays what the command says, nothing else.
+    with Progress(*columns, console=errors, transient=True, disable=not errors.is_terminal) as progress:
         yield Display(progress)
 
 
