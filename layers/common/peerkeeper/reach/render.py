@@ -33,7 +33,7 @@ def _hops_table(hops: list[Hop]) -> object:
     table.add_column(width=1, no_wrap=True)
     table.add_column(no_wrap=True, min_width=11)
     table.add_column(no_wrap=True)
-    table.add_column(ratio=1, overflow="fold")
+    table.add_column(overflow="fold")
     for hop in hops:
         table.add_row(*_hop_row(hop))
     return table
@@ -75,6 +75,11 @@ def render(console: Console, answer: Answer) -> None:
         console.print()
         _render_path(console, path, answer)
     console.print()
+    verdict(console, answer)
+
+
+def verdict(console: Console, answer: Answer) -> None:
+    """The last lines: reachable or not, what blocks, the fixes, the reads."""
     if answer.reachable:
         console.print(f"[bold green]✔ reachable[/bold green]: {answer.traffic.text()} gets there and back")
     else:
