@@ -414,6 +414,18 @@ def test_a_private_name_through_a_cname_to_an_internal_load_balancer(seed, capsy
     assert code == 2
     assert codes(doc) == [("ENI_SG_RULES_MISMATCH", "forward", lb_group)]
 
+    # the load balancer's own name needs no zone; a name with an A record leads to the interface holding it
+    code, doc = why(capsys, api.instance, lb["DNSName"], "--port", "443")
+    assert (code, doc["destination"]["load_balancer"]["name"]) == (0, "api-elb")
+    address = {"Name": "db.elb.lab.private", "Type": "A", "TTL": 300, "ResourceRecords": [{"Value": web.ip}]}
+    route53.change_resource_record_sets(
+        HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": address}]}
+    )
+    code, doc = why(capsys, api.instance, "db.elb.lab.private", "--port", "22")
+    assert code == 0
+    assert doc["destination"]["resolution"] == [f"db.elb.lab.private A {web.ip}"]
+    assert [node["interface"] for node in doc["destination"]["nodes"]] == [web.eni]
+
 
 # -- across regions and in IPv6 ---------------------------------------------------------------
 def test_a_cross_region_peering(aws, capsys):
