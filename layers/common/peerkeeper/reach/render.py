@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from peerkeeper.reach.analysis import FORWARD, RETURN, Hop, Path
+from peerkeeper.reach.model import shown
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -39,9 +40,18 @@ def _hops_table(hops: list[Hop]) -> object:
     return table
 
 
-def _render_path(console: Console, path: Path, answer: Answer) -> None:
+def _signature(path: Path) -> tuple[tuple[str, str, str, bool, str], ...]:
+    return tuple((hop.direction, hop.step, hop.component, hop.ok, hop.detail) for hop in path.hops)
+
+
+def _render_paths(console: Console, paths: list[Path], answer: Answer) -> None:
+    """Paths that meet the same hops alike (a load balancer's nodes, usually) are drawn once."""
+    path = paths[0]
     version = path.destination.address.version
-    source, destination = path.source.text(), path.destination.text()
+    source = path.source.text()
+    destination = path.destination.text()
+    if len(paths) > 1:
+        destination += "".join(f", {shown(p.destination.address)}" for p in paths[1:])
     console.print(f"[bold cyan]{FORWARD}[/bold cyan] · {answer.traffic.text(version)}")
     console.print(f"● [bold]{source}[/bold]")
     console.print(_hops_table(path.direction(FORWARD)))
@@ -71,9 +81,12 @@ def render(console: Console, answer: Answer) -> None:
             )
     else:
         console.print(f"  [dim]({_where(destination)})[/dim]")
+    alike: dict[tuple[tuple[str, str, str, bool, str], ...], list[Path]] = {}
     for path in answer.paths:
+        alike.setdefault(_signature(path), []).append(path)
+    for paths in alike.values():
         console.print()
-        _render_path(console, path, answer)
+        _render_paths(console, paths, answer)
     console.print()
     verdict(console, answer)
 
