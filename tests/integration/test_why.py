@@ -352,6 +352,9 @@ def test_a_source_group_with_no_egress(seed, capsys):
         f"aws ec2 authorize-security-group-egress --group-id {seed.api.group} "
         f"--ip-permissions 'IpProtocol=6,FromPort=22,ToPort=22,IpRanges=[{{CidrIp={seed.web.cidr}}}]' --region {REGION}"
     ]
+    capsys.readouterr()
+    cli.main(["why", seed.api.instance, seed.web.instance, "--port", "22"])
+    assert doc["fixes"][0] in capsys.readouterr().out  # on the terminal too, brackets and all (not read as markup)
 
 
 def test_protocol_all_needs_a_rule_for_all_traffic(seed, capsys):

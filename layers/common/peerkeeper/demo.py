@@ -772,7 +772,7 @@ def chapter_ping(story: Story) -> None:
         found == [("ENI_SG_RULES_MISMATCH", "forward", web_group)] and not answer.reachable,
     )
     fix = answer.fixes[0]
-    story.console.print(f"  [bold]$ {fix}[/bold]", soft_wrap=True)
+    story.console.print(f"  [bold]$ {render.escape(fix)}[/bold]", soft_wrap=True)
     run_fix(clients, fix)
     story.console.print(f"  [bold]$ peerkeeper why {api} {web} --protocol icmp[/bold]")
     answer = command.why(clients, [REGION], api, web, ping)

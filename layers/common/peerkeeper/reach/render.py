@@ -16,15 +16,23 @@ if TYPE_CHECKING:
     from peerkeeper.reach.command import Answer
 
 
+def escape(text: str) -> str:
+    """Text from AWS (names, rules, commands with ``[...]``) shown as it is, never read as markup."""
+    from rich.markup import escape as rich_escape  # noqa: PLC0415  (drawing only)
+
+    return rich_escape(text)
+
+
 def _where(node: dict[str, object]) -> str:
     return f"{node.get('subnet')}, {node.get('vpc')}, {node.get('region')}"
 
 
 def _hop_row(hop: Hop) -> tuple[str, str, str, str]:
     if hop.ok:
-        return "[green]✔[/green]", hop.step, hop.component, f"[dim]{hop.detail}[/dim]"
+        return "[green]✔[/green]", hop.step, hop.component, f"[dim]{escape(hop.detail)}[/dim]"
     code = f"[bold red]{hop.explanation.code}[/bold red] " if hop.explanation else ""
-    return "[bold red]✘[/bold red]", f"[bold]{hop.step}[/bold]", f"[bold]{hop.component}[/bold]", f"{code}{hop.detail}"
+    detail = f"{code}{escape(hop.detail)}"
+    return "[bold red]✘[/bold red]", f"[bold]{hop.step}[/bold]", f"[bold]{hop.component}[/bold]", detail
 
 
 def _hops_table(hops: list[Hop]) -> object:
@@ -73,7 +81,7 @@ def render(console: Console, answer: Answer) -> None:
     if destination.get("kind") == "dns-name":
         console.print()
         for step in destination.get("resolution", []):
-            console.print(f"  [dim]↳ {step}[/dim]")
+            console.print(f"  [dim]↳ {escape(step)}[/dim]")
         lb = destination.get("load_balancer")
         if isinstance(lb, dict):
             console.print(
@@ -103,6 +111,6 @@ def verdict(console: Console, answer: Answer) -> None:
         if answer.fixes:
             console.print("[bold]fixes[/bold]")
             for fix in answer.fixes:
-                console.print(f"  $ {fix}" if fix.startswith("aws ") else f"  • {fix}", soft_wrap=True)
+                console.print(f"  $ {escape(fix)}" if fix.startswith("aws ") else f"  • {escape(fix)}", soft_wrap=True)
     reads = sum(answer.reads.values())
     console.print(f"[dim]{reads} read(s), no change made[/dim]")
