@@ -97,7 +97,7 @@ def plan(peerings: Iterable[Peering], vpcs: Mapping[str, Vpc], settings: Setting
         if peering.status == ACTIVE:
             continue  # accepted already: nothing to decide
         verdict = refusal_reason(peering, vpcs, settings, account_id)
-        detail = {"requester": f"{peering.requester.owner_id}/{peering.requester.vpc_id}"}
+        detail = {"requester": f"{peering.requester.owner_id}/{peering.requester.vpc_id}", **_origin(peering)}
         if verdict is None:
             reason = f"allowed request from {detail['requester']} to {peering.accepter.vpc_id}"
             actions.append(Action(ACCEPT, peering.id, region, reason, {"VpcPeeringConnectionId": peering.id}))
@@ -107,6 +107,14 @@ def plan(peerings: Iterable[Peering], vpcs: Mapping[str, Vpc], settings: Setting
         if rejectable and settings.reject_unlisted:
             actions.append(Action(REJECT, peering.id, region, reason, {"VpcPeeringConnectionId": peering.id}))
     return Plan(CONCERN, actions=tuple(actions), refused=tuple(refused))
+
+
+def _origin(peering: Peering) -> dict[str, str]:
+    """Where and when the request was made: notifications tell a refusal once (see notify.py)."""
+    origin = {"requester_region": peering.requester.region}
+    if peering.requested_at is not None:
+        origin["requested_at"] = peering.requested_at.isoformat()
+    return origin
 
 
 def plan_for(env: Env, scope: Scope) -> Plan:
