@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from peerkeeper.clients import default_clients
-from peerkeeper.events import Scope, scope_from_event
+from peerkeeper.events import Scope, delivery_id, scope_from_event
 from peerkeeper.notify import as_sweep_tells, notify
 from peerkeeper.observability import logger, metrics
 from peerkeeper.reconcile import Pacer
+from peerkeeper.securityhub import publish
 from peerkeeper.service import account_from_context, env_for, reconcile
 from peerkeeper.settings import SettingsError, get_settings
 
@@ -36,7 +37,8 @@ def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: b
         logger.info("event ignored", extra={"reason": scope.ignored_reason})
         metrics.add_metric(name="EventIgnored", unit="Count", value=1)
         return {"mode": settings.mode, "actions": [], "ignored": scope.ignored_reason}
-    env = env_for(settings, default_clients(), account_from_context(context) or scope.account)
+    account = account_from_context(context) or scope.account
+    env = env_for(settings, default_clients(), account, delivery_id(event, context))
     pacer = Pacer(settings.mutation_rate, settings.mutation_burst)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     time_left = (lambda: remaining() / 1000) if callable(remaining) else None
@@ -50,5 +52,8 @@ def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: b
     notification = notify(settings, env.clients, told, function=function, account=env.account_id)
     if notification:
         summary["notification"] = notification
+    findings = publish(settings, env.clients, report, scope, concerns, account=env.account_id)
+    if findings is not None:
+        summary["security_hub"] = findings
     report.raise_if_failed()
     return summary
