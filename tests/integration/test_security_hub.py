@@ -242,17 +242,11 @@ def _answer(status: int, parsed: dict[str, Any]) -> Any:
 
 
 def test_a_failing_import_is_logged_and_counted_and_never_fails_the_reconcile(refused, capsys, caplog, lambda_context):
-    # Rewritten response: what Security Hub answers in an account where it is not enabled (moto
-    # accepts imports everywhere). The request never reaches moto.
-    not_enabled = {
-        "Error": {
-            "Code": "InvalidAccessException",
-            "Message": f"Account {ACCOUNT} is not subscribed to AWS Security Hub",
-        }
-    }
-    default_clients().session.events.register_first(
-        "before-call.securityhub.BatchImportFindings", _answer(401, not_enabled)
-    )
+    # Rewritten response: the call refused by IAM (moto authorises everything). The request never
+    # reaches moto.
+    message = f"User: arn:aws:sts::{ACCOUNT}:assumed-role/peerkeeper/f is not authorized to perform: x"
+    denied = {"Error": {"Code": "AccessDeniedException", "Message": message}}
+    default_clients().session.events.register_first("before-call.securityhub.BatchImportFindings", _answer(403, denied))
     metrics.clear_metrics()
     capsys.readouterr()
 
@@ -261,7 +255,7 @@ def test_a_failing_import_is_logged_and_counted_and_never_fails_the_reconcile(re
     assert summary["refused"][0]["resource"] == refused
     assert summary["security_hub"]["failed"] == 1
     assert summary["security_hub"]["imported"] == 0
-    assert "InvalidAccessException" in summary["security_hub"]["error"]
+    assert "AccessDeniedException" in summary["security_hub"]["error"]
     assert emitted(capsys.readouterr().out)["SecurityHubImportFailed"] == 1
     [logged] = [r for r in caplog.records if r.getMessage() == "security hub import failed"]
     assert logged.levelname == "ERROR"
@@ -307,19 +301,25 @@ def test_a_finding_the_service_refuses_is_counted_and_the_others_imported(lab, c
     assert imported["Id"] != refused_id
 
 
-def test_a_failing_lookup_imports_nothing_and_never_fails_the_reconcile(refused, capsys, lambda_context):
-    # Rewritten response: AccessDenied from GetFindings (a policy without it); moto never refuses.
-    denied = {
-        "Error": {"Code": "AccessDeniedException", "Message": "not authorized to perform: securityhub:GetFindings"}
+def test_without_security_hub_enabled_nothing_is_imported_and_the_reconcile_goes_on(refused, capsys, lambda_context):
+    # Rewritten response: what GetFindings answers in an account and region where Security Hub is
+    # not enabled (HTTP 401); moto answers every account. Without the existing findings nothing is
+    # imported: CreatedAt would be lost.
+    not_enabled = {
+        "Error": {
+            "Code": "InvalidAccessException",
+            "Message": f"Account {ACCOUNT} is not subscribed to AWS Security Hub",
+        }
     }
-    default_clients().session.events.register_first("before-call.securityhub.GetFindings", _answer(403, denied))
+    default_clients().session.events.register_first("before-call.securityhub.GetFindings", _answer(401, not_enabled))
     metrics.clear_metrics()
     capsys.readouterr()
 
     summary = sweep(scheduled(), lambda_context)
 
+    assert summary["refused"][0]["resource"] == refused
     assert summary["security_hub"]["failed"] == 1
-    assert "AccessDeniedException" in summary["security_hub"]["error"]
+    assert "InvalidAccessException" in summary["security_hub"]["error"]
     assert emitted(capsys.readouterr().out)["SecurityHubImportFailed"] == 1
     assert stored() == []
 
