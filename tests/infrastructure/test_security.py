@@ -559,6 +559,8 @@ GOOD = {
     "DnsEventRegions": ["eu-west-1", "eu-west-1,ap-southeast-2,us-west-2,eu-central-1,sa-east-1"],
     "FlowLogGroupName": ["flow-logs-group", "/vpc/flow-logs"],
     "FlowLogRoleName": ["flow-log-role", "flow-log-role-eu-west-1"],
+    "PlanRoleName": ["peerkeeper-plan", "peerkeeper_plan@org"],
+    "PlanRoleRegion": ["us-east-1", "eu-central-1"],
     "SweepSchedule": ["rate(15 minutes)", "rate(1 hour)", "rate(1 minute)"],
     "PrivateZoneName": ["elb.lab.private"],
     "PrivateZoneVpcId": ["vpc-0a1b2c3d4e5f60001"],
