@@ -130,6 +130,11 @@ class Edge:
         return tuple(marks)
 
     @property
+    def explained_marks(self) -> tuple[str, ...]:
+        """The marks, the refusal with its reason (``refused: requester account … is not allowed``)."""
+        return tuple(f"refused: {self.refused}" if mark == "refused" else mark for mark in self.marks)
+
+    @property
     def label(self) -> str:
         return " · ".join((self.id, self.status, *self.marks))
 
@@ -396,11 +401,11 @@ def build(observed: Sequence[Observed], *, detail: bool = False, errors: Sequenc
                 vpc.id,
                 VpcNode(
                     id=vpc.id,
-                    name=vpc.name,
+                    name=" ".join(vpc.name.split()),  # one line in every format
                     account=vpc.owner_id or item.account_id,
                     region=vpc.region,
                     cidrs=tuple(vpc.cidrs) + tuple(vpc.ipv6_cidrs),
-                    flow_logs=flow_logs.get(vpc.id, FLOW_UNKNOWN),
+                    flow_logs=FLOW_IGNORED if vpc.ignored else flow_logs.get(vpc.id, FLOW_UNKNOWN),
                     ignored=vpc.ignored,
                     tables=tables.get(vpc.id, ()),
                 ),
