@@ -17,12 +17,33 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import coldstart, economy, emulator, size, sweep
+from benchmarks import coldstart, economy, emulator, parallel, size, sweep
 
 SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {"runs": 1, "functions": ("repair_routes",), "worlds": [10], "repeats": 1, "details": False},
-    "small": {"runs": 10, "functions": coldstart.FUNCTIONS, "worlds": [10, 100], "repeats": 3, "details": True},
-    "full": {"runs": 10, "functions": coldstart.FUNCTIONS, "worlds": [10, 100, 1000], "repeats": 3, "details": True},
+    "tiny": {
+        "runs": 1,
+        "functions": ("repair_routes",),
+        "worlds": [10],
+        "repeats": 1,
+        "details": False,
+        "latency": {"size": 10, "repeats": 1, "regions": 2},
+    },
+    "small": {
+        "runs": 10,
+        "functions": coldstart.FUNCTIONS,
+        "worlds": [10, 100],
+        "repeats": 3,
+        "details": True,
+        "latency": {"size": 200, "repeats": 5, "regions": 4},
+    },
+    "full": {
+        "runs": 10,
+        "functions": coldstart.FUNCTIONS,
+        "worlds": [10, 100, 1000],
+        "repeats": 3,
+        "details": True,
+        "latency": {"size": 200, "repeats": 7, "regions": 4},
+    },
 }
 
 
@@ -122,6 +143,25 @@ def show(results: dict[str, Any]) -> None:
     )
 
 
+def show_latency(found: dict[str, Any]) -> None:
+    rows = []
+    for label, key in (("no latency", "no_latency"), (f"{found['delay_s'] * 1000:.0f} ms per call", "latency")):
+        for name, tool in found[key].items():
+            ratios = [tool.get("vs_sequential_floor", ""), tool.get("vs_parallel_floor", "")]
+            rows.append([label, name, tool["wall_s_median"], *ratios, calls_text(tool["calls"])])
+    table(
+        f"One region ({found['vpcs']} VPCs, {found['route_tables']} route tables), median wall s of {found['repeats']}",
+        ["round trip", "tool", "wall s", "x seq. floor", "x par. floor", "calls"],
+        rows,
+    )
+    regions = found["regions"]
+    table(
+        f"Regions under the round trip ({', '.join(regions['names'])}), median wall s of {found['repeats']}",
+        ["tool", "wall s", "x one region", "reads"],
+        [[name, t["wall_s_median"], t["vs_one_region"], t["reads"]] for name, t in regions["tools"].items()],
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
@@ -138,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.size != "tiny":
             results["deployment_size"] = size.run()
         results["sweep"] = sweep.run(emu, plan["worlds"], plan["repeats"])
+        results["latency"] = parallel.run(emu, **plan["latency"])
     results["seconds"] = round(time.perf_counter() - started, 1)
     show(results)
+    show_latency(results["latency"])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=sorted) + "\n")
     print(f"\n{args.size}: {results['seconds']} s; written to {out}")
