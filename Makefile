@@ -3,33 +3,68 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= $(shell PYENV_VERSION=3.13.0 command -v python3.13 >/dev/null 2>&1 && echo "env PYENV_VERSION=3.13.0 python3.13" || echo python3)
+# The interpreter itself (not a pyenv shim): every environment below is made from it.
+PYTHON_BIN = $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# uv installs every environment from a lock with hashes; it is itself bootstrapped from PyPI with pip,
+# hash-checked, into .tools/uv. It never downloads an interpreter: it uses $(PYTHON).
+UV_VENV := .tools/uv
+UV := $(UV_VENV)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
 SAM_VENV := .tools/sam
 CHECKOV_VENV := .tools/checkov
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 C7N_VENV := .tools/c7n
 C7N := $(C7N_VENV)/bin/custodian
+# pytest workers (pytest-xdist); tests that share a session-wide resource are grouped (--dist loadgroup)
+TEST_WORKERS ?= auto
 
-.PHONY: help demo test lint typecheck unit validate build deploy invoke bench bench-smoke checkov stackset-template clean
+.PHONY: help demo test fuzz lint typecheck os-packages unit validate build deploy invoke bench bench-smoke checkov stackset-template clean lock venv
 
 help:
 	@echo "make demo      run the seed lab end to end on an embedded AWS emulator"
 	@echo "make test      lint, type check and every test (sets up .venv)"
+	@echo "make fuzz      the hostile-input fuzz with its full example budget"
 	@echo "make validate  sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make build     sam build (python3.13, arm64)"
 	@echo "make deploy    sam deploy (CONFIG_ENV=default|dev|prod)"
 	@echo "make bench     benchmarks (writes benchmarks/results/*.json)"
+	@echo "make lock      re-resolve the lock files after editing requirements-dev.txt or tools/requirements-*.txt"
 
-$(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+$(UV): tools/requirements-uv.lock
+	rm -rf $(UV_VENV)
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r tools/requirements-uv.lock
+	touch $(UV)
+
+# One environment from one lock: $(call uv-env,DIR,LOCK). Made anew, then synced exactly to the lock.
+define uv-env
+rm -rf $(1)
+$(UV) venv --quiet --python $(PYTHON_BIN) $(1)
+$(UV) pip sync --quiet --python $(1)/bin/python --require-hashes $(2)
+endef
+
+# A lock file that changes rebuilds its environment. Editing an input without 'make lock' stops here
+# with a message (tools/check_locks.py), rather than building a venv that lacks the new pin.
+$(STAMP): requirements-dev.lock requirements-dev.txt layers/common/requirements.txt pyproject.toml | $(UV)
+	$(PYTHON) tools/check_locks.py
+	$(call uv-env,$(VENV),requirements-dev.lock)
+	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+LOCK := $(UV) pip compile --quiet --universal --generate-hashes --custom-compile-command "make lock"
+lock: $(UV)
+	$(LOCK) --python-version 3.11 requirements-dev.txt -o requirements-dev.lock
+	$(LOCK) --python-version 3.11 tools/requirements-uv.txt -o tools/requirements-uv.lock
+	$(LOCK) --python-version 3.13 tools/requirements-sam.txt -o tools/requirements-sam.lock
+	$(LOCK) --python-version 3.13 tools/requirements-checkov.txt -o tools/requirements-checkov.lock
+	$(LOCK) --python-version 3.13 tools/requirements-c7n.txt -o tools/requirements-c7n.lock
 
 demo: $(STAMP)
 	$(VENV)/bin/peerkeeper demo
@@ -41,17 +76,35 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint typecheck
-	$(VENV)/bin/pytest
+test: lint typecheck os-packages
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
-$(SAM): tools/requirements-sam.txt
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-sam.txt
+# make test runs HYPOTHESIS_PROFILE=quick (tests/conftest.py); this is the full budget.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=full $(VENV)/bin/pytest -n $(TEST_WORKERS) tests/reliability/test_hostile_input.py
+
+# The graph tests draw with Graphviz's dot and look at the page in a real browser (headless
+# Chromium): installed from the OS packages when missing. Where that is impossible, the tests that
+# need them say they are skipped and why.
+OS_PACKAGES := dot:graphviz chromium:chromium
+os-packages:
+	@missing=""; for pair in $(OS_PACKAGES); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "no apt-get: install$$missing yourself; the tests that need them will be skipped"; exit 0; fi; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	echo "installing$$missing (apt-get)"; \
+	{ $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+	  || echo "could not install$$missing: the tests that need them will be skipped"
+
+$(SAM): tools/requirements-sam.lock | $(UV)
+	$(call uv-env,$(SAM_VENV),tools/requirements-sam.lock)
 	touch $(SAM)
 
-$(CHECKOV): tools/requirements-checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+$(CHECKOV): tools/requirements-checkov.lock | $(UV)
+	$(call uv-env,$(CHECKOV_VENV),tools/requirements-checkov.lock)
 	touch $(CHECKOV)
 
 validate: $(SAM) $(CHECKOV)
@@ -82,9 +135,8 @@ invoke: build
 	$(SAM) local invoke $(FUNCTION) -e $(EVENT)
 
 # Cloud Custodian, for the sweep comparison only: its own venv, its boto3 pin never meets .venv's.
-$(C7N): tools/requirements-c7n.txt
-	$(PYTHON) -m venv $(C7N_VENV)
-	$(C7N_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-c7n.txt
+$(C7N): tools/requirements-c7n.lock | $(UV)
+	$(call uv-env,$(C7N_VENV),tools/requirements-c7n.lock)
 	touch $(C7N)
 
 # BENCH_SIZE=tiny|small|full (full adds the 1,000-VPC world: ~10 minutes). Run 'make build' first to

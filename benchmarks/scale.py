@@ -49,6 +49,30 @@ def aws_observe_seconds(counts: dict[str, int]) -> dict[str, Any]:
     return {"pages": pages, "seconds": round(max(pages.values()) * ROUND_TRIP_S, 1), "round_trip_s": ROUND_TRIP_S}
 
 
+def measure(vpcs: int) -> dict[str, Any]:
+    """In a fresh process (``mock_aws`` and the environment it needs stay out of the benchmark's)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    from benchmarks.emulator import child_env
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "scale.json")
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.scale", str(vpcs), out],
+            env=child_env({"PYTHONPATH": os.pathsep.join([root, os.path.join(root, "layers", "common")])}),
+            cwd=root,
+            capture_output=True,
+            check=True,
+            timeout=7200,
+        )
+        with open(out) as handle:
+            return json.load(handle)  # type: ignore[no-any-return]
+
+
 def run(vpcs: int) -> dict[str, Any]:
     from moto import mock_aws
 
@@ -109,4 +133,10 @@ if __name__ == "__main__":
     import json
     import sys
 
-    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 5000), indent=2))
+    found = run(int(sys.argv[1]) if len(sys.argv) > 1 else 5000)
+    text = json.dumps(found, indent=2)
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], "w") as handle:
+            handle.write(text)
+    else:
+        print(text)

@@ -3,13 +3,18 @@
 Every test starts with the caches of settings and clients cleared, so nothing leaks between tests
 and moto intercepts every client (clients are created lazily, after ``mock_aws`` starts).
 Helpers live in ``tests/support.py``.
+
+Hypothesis profiles (``HYPOTHESIS_PROFILE``): ``quick`` (the default, ``make test``: 100 examples per
+property) and ``full`` (``make fuzz``: 500).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 from moto import mock_aws
 
 from peerkeeper.clients import default_clients
@@ -23,6 +28,10 @@ from tests.support import (
     clear_caches,
     ec2_client,
 )
+
+settings.register_profile("quick", max_examples=100)
+settings.register_profile("full", max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 
 @pytest.fixture(autouse=True)

@@ -14,13 +14,14 @@ from tests.support import ROOT
 
 CHAPTERS = (
     "1. The VPCs are created",
-    "2. The load balancers are created",
+    "2. The load balancers are created: web-elb here, api-elb here and in eu-west-1",
     "3. api-vpc asks to peer with web-vpc",
-    "4. api-elb is recreated, then someone edits the CNAME by hand",
+    "4. DNS: web-elb is recreated, then both records are edited by hand",
     "5. Someone deletes a route by hand",
-    "6. Account 210987654321 (not on the allowlist) asks to peer with web-vpc",
-    "7. The scheduled sweep",
-    "8. peerkeeper plan",
+    "6. api-vpc's owner associates the public block 52.94.0.0/16 (a hijack attempt)",
+    "7. Account 210987654321 (not on the allowlist) asks to peer with web-vpc",
+    "8. The scheduled sweep",
+    "9. peerkeeper plan",
 )
 
 
@@ -57,9 +58,19 @@ def test_demo_converges_and_exits_0():
         "→ rule SweepFunctionSchedule → sweep",
         "✓ accept-peering",
         "✓ upsert-record",
+        # DNS across regions: api.elb.lab.private=api-elb@eu-west-1, in the us-east-1 and eu-west-1 stacks.
+        "(aws.elasticloadbalancing, 123456789012, to the eu-west-1 stack)",
+        "wanted api-elb-1.eu-west-1.elb.amazonaws.com",
+        "✔ api.elb.lab.private is a CNAME to api-elb in eu-west-1 (api-elb-1.eu-west-1.elb.amazonaws.com), "
+        "not to its us-east-1 namesake",
+        "✔ api.elb.lab.private is restored to api-elb in eu-west-1 (api-elb-1.eu-west-1.elb.amazonaws.com)",
+        "✔ the us-east-1 and eu-west-1 stacks agree: one write between them",
         "requester account 210987654321 is not allowed",
+        "52.94.0.0/16 is outside ALLOWED_PEER_CIDRS",
         "✔ the plan has no action",
         "✔ converged",
+        "picture of the lab before reconciling:",
+        "picture of the lab after reconciling:",
     ):
         assert line in out, line
     assert "✘" not in out

@@ -123,6 +123,23 @@ def test_a_refused_request_is_shown_but_is_not_drift(lab, endpoint, capsys):
     assert "refused" in capsys.readouterr().out
 
 
+def test_allowed_cidrs_flag_narrows_what_is_accepted(lab, endpoint, capsys):
+    pcx = request_peering(endpoint, lab)
+
+    code, doc = plan_json(capsys, "--endpoint-url", endpoint, "--allowed-cidrs", "10.0.0.0/16,192.168.0.0/16")
+
+    (refusal,) = doc["concerns"]["peering"]["refused"]
+    assert (refusal["resource"], refusal["reason"]) == (pcx, "requester CIDR 10.1.0.0/16 is outside ALLOWED_PEER_CIDRS")
+    assert code == cli.EXIT_DRIFT  # the lab's VPCs have no flow logs yet
+
+
+def test_malformed_allowed_cidrs_flag_names_the_flag(capsys):
+    assert cli.main(["plan", "--allowed-cidrs", "10.0.0.1/8", "--no-route-over-aggregates"]) == cli.EXIT_ERROR
+    line = one_line_error(capsys)
+    assert "ALLOWED_PEER_CIDRS='10.0.0.1/8'" in line
+    assert "--allowed-cidrs" in line
+
+
 def test_an_unset_allowlist_means_this_account(lab, endpoint, capsys, monkeypatch):
     monkeypatch.delenv("ALLOWED_PEER_ACCOUNTS")
     pcx = request_peering(endpoint, lab)

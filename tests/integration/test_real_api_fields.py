@@ -115,6 +115,12 @@ TABLES_RESPONSE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _peer_account_listed(configure):
+    """The peer is in another account: routes follow only a trusted connection (its account listed)."""
+    configure(ALLOWED_PEER_ACCOUNTS=f"{ACCOUNT},{OTHER}")
+
+
 @pytest.fixture
 def stubbed_ec2():
     ec2 = default_clients().ec2("us-east-1")

@@ -47,15 +47,17 @@ def test_requester_and_accepter_accounts_converge_through_their_own_sweeps(aws):
     app_vpc, app_tables, _ = build_vpc(req_ec2, "10.10.0.0/16", "app-vpc")
     shared_vpc, shared_tables, _ = build_vpc(acc_ec2, "10.20.0.0/16", "shared-vpc")
     pcx = request_peering(req_ec2, app_vpc, shared_vpc, PeerOwnerId=ACCEPTER)
-    # Each account's own configuration: the accepter allows the requester; the requester allows nobody.
+    # Each account's own configuration: the accepter allows the requester; the requester lists the
+    # accepter too, since a connection it requested is routed only while its other party is trusted.
     accepter_settings = Settings(region=REGION, allowed_peer_accounts=frozenset({REQUESTER}))
-    requester_settings = Settings(region=REGION, allowed_peer_accounts=frozenset({REQUESTER}))
+    requester_settings = Settings(region=REGION, allowed_peer_accounts=frozenset({ACCEPTER}))
 
     before = sweep(REQUESTER, requester, requester_settings)  # nothing to route yet: still pending
     accepted = sweep(ACCEPTER, accepter, accepter_settings)
     after = sweep(REQUESTER, requester, requester_settings)
 
     assert not [a for a in before["actions"] if a["kind"] in ("accept-peering", "create-route")]
+    assert "refused" not in before  # its own request, waiting in the other account, is no refusal
     assert peering_status(acc_ec2, pcx) == "active"
     assert [a["resource"] for a in accepted["actions"] if a["kind"] == "accept-peering"] == [pcx]
     for table in shared_tables:  # the accepter routed its side only

@@ -1,4 +1,5 @@
-"""Hostile and malformed events: 500 per handler, built by hypothesis from the real shapes in events/.
+"""Hostile and malformed events: 100 per handler in ``make test``, 500 in ``make fuzz`` (the hypothesis
+profile, tests/conftest.py), built by hypothesis from the real shapes in events/.
 
 Each example starts from a sample event of any function (so handlers also get events meant for
 others), with the sample ids replaced by the lab's, then applies 1 to 6 mutations anywhere in it:
@@ -32,7 +33,12 @@ from peerkeeper.observability import metrics
 from tests.reliability.conftest import ALL_EVENTS, FUNCTIONS, World, build_world
 from tests.support import SAMPLE_IDS, build_vpc, clear_caches, ec2_client, handler, load_event, request_peering
 
-EXAMPLES = 500
+
+def examples() -> int:
+    """The example budget of the loaded hypothesis profile (tests/conftest.py)."""
+    return settings().max_examples
+
+
 Path = tuple[Any, ...]
 
 
@@ -155,10 +161,12 @@ def test_hostile_events_never_raise_and_touch_nothing_they_do_not_lead_to(functi
     stats: dict[str, Any] = {"examples": 0, "ignored": 0, "whole_region": 0}
     started = time.monotonic()
 
+    budget = examples()
+
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=budget,
         deadline=None,
-        derandomize=True,  # the same 500 events on every run and machine
+        derandomize=True,  # the same events on every run and machine
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
         database=None,
     )
@@ -168,7 +176,7 @@ def test_hostile_events_never_raise_and_touch_nothing_they_do_not_lead_to(functi
 
     fuzz()
 
-    assert stats["examples"] >= EXAMPLES
+    assert stats["examples"] >= budget
     print(  # noqa: T201
         f"fuzz {function}: {stats['examples']} events, {stats['ignored']} ignored as unknown/failed/"
         f"malformed, {stats['whole_region']} whole-region, {time.monotonic() - started:.1f}s"

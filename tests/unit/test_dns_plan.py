@@ -28,7 +28,7 @@ def world(*existing: RecordSet, zones: tuple[HostedZone, ...] = (ZONE,), **field
         region=REGION,
         records=SETTINGS.dns_records,
         zones=zones,
-        load_balancers={LB: LB_DNS},
+        load_balancers={(REGION, LB): LB_DNS},
         record_sets={(ZONE.id, RECORD): existing},
     )
     return replace(base, **fields)
@@ -105,7 +105,7 @@ def test_missing_load_balancer_leaves_the_record_alone(existing: tuple[RecordSet
     assert not plan.conflicts
     (problem,) = plan.problems
     assert problem.resource == RECORD
-    assert "load balancer api-elb not found" in problem.reason
+    assert "load balancer api-elb not found in us-east-1" in problem.reason
     assert problem.detail["load_balancer"] == LB
 
 
@@ -219,7 +219,7 @@ def test_each_pair_is_planned_on_its_own() -> None:
     planned = world(
         cname(),
         records=pairs,
-        load_balancers={LB: LB_DNS, "web-elb": web_dns},
+        load_balancers={(REGION, LB): LB_DNS, (REGION, "web-elb"): web_dns},
         record_sets={(ZONE.id, RECORD): (cname(),), (ZONE.id, "web.elb.lab.private"): ()},
     )
 
@@ -273,3 +273,77 @@ def test_parse_zone_reads_privacy_and_bare_id() -> None:
     )
 
     assert zone == HostedZone("Z0ELB", "elb.lab.private", True, ((REGION, "vpc-0000000000000000a"),))
+
+
+# -- DNS across regions -------------------------------------------------------------------------
+EU_DNS = "internal-api-elb-42.eu-west-1.elb.amazonaws.com"
+
+
+def test_pair_naming_a_region_takes_that_regions_load_balancer() -> None:
+    """The same name in the function's region is another load balancer: never the one used."""
+    pairs = (DnsRecord(RECORD, LB, "eu-west-1"),)
+    planned = world(records=pairs, load_balancers={(REGION, LB): LB_DNS, ("eu-west-1", LB): EU_DNS})
+
+    (action,) = dns.plan(planned, replace(SETTINGS, dns_records=pairs)).actions
+
+    change = action.params["ChangeBatch"]["Changes"][0]["ResourceRecordSet"]
+    assert change["ResourceRecords"] == [{"Value": EU_DNS}]
+
+
+def test_pair_naming_a_region_reports_its_missing_load_balancer_there() -> None:
+    pairs = (DnsRecord(RECORD, LB, "eu-west-1"),)
+    planned = world(cname(EU_DNS), records=pairs, load_balancers={(REGION, LB): LB_DNS})
+
+    plan = dns.plan(planned, replace(SETTINGS, dns_records=pairs))
+
+    assert not plan.actions
+    (problem,) = plan.problems
+    assert "not found in eu-west-1" in problem.reason
+    assert problem.detail["load_balancer_region"] == "eu-west-1"
+
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        (EU_DNS, "conflict"),  # another region's stack wrote its own api-elb: not flipped back
+        ("api-elb-7.elb.eu-west-1.amazonaws.com", "conflict"),  # a network load balancer's name
+        ("old-api-elb-999.us-east-1.elb.amazonaws.com", "upsert"),  # this region: repaired
+        ("old-api.example.com", "upsert"),  # not a load balancer: repaired
+    ],
+)
+def test_pair_without_region_does_not_overwrite_another_regions_load_balancer(current: str, expected: str) -> None:
+    plan = dns.plan(world(cname(current)), SETTINGS)
+
+    if expected == "conflict":
+        assert not plan.actions
+        (conflict,) = plan.conflicts
+        assert "eu-west-1" in conflict.reason
+        assert "api-elb@<region>" in conflict.reason
+    else:
+        assert [a.resource for a in plan.actions] == [RECORD]
+        assert not plan.conflicts
+
+
+def test_pair_naming_its_region_repairs_a_record_pointing_at_another_region() -> None:
+    pairs = (DnsRecord(RECORD, LB, REGION),)
+    planned = world(cname(EU_DNS), records=pairs)
+
+    plan = dns.plan(planned, replace(SETTINGS, dns_records=pairs))
+
+    assert [a.resource for a in plan.actions] == [RECORD]
+
+
+@pytest.mark.parametrize(
+    ("dns_name", "region"),
+    [
+        ("internal-api-elb-1234567890.us-east-1.elb.amazonaws.com", "us-east-1"),
+        ("api-elb-1234567890.eu-west-1.elb.amazonaws.com.", "eu-west-1"),
+        ("api-elb-0123456789abcdef.elb.ap-southeast-2.amazonaws.com", "ap-southeast-2"),
+        ("api-elb-1.cn-north-1.elb.amazonaws.com.cn", "cn-north-1"),
+        ("api-elb-1.us-gov-west-1.elb.amazonaws.com", "us-gov-west-1"),
+        ("old-api.example.com", ""),
+        ("elb.amazonaws.com", ""),
+    ],
+)
+def test_load_balancer_region_from_its_dns_name(dns_name: str, region: str) -> None:
+    assert dns.load_balancer_region(dns_name) == region

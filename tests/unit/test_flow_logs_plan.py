@@ -115,16 +115,17 @@ def test_client_token_is_stable_for_a_batch_and_differs_between_batches() -> Non
     assert all(len(token) <= 64 for token in tokens)
 
 
-def test_client_token_depends_on_the_vpcs_the_destination_and_the_window() -> None:
+def test_client_token_depends_on_the_vpcs_the_destination_and_the_delivery() -> None:
     def token(world_: FlowLogWorld, settings: Settings = SETTINGS) -> str:
         return str(flow_logs.plan(world_, settings, ME).actions[0].params["ClientToken"])
 
     base = token(world())
     assert token(world(vpcs=(vpc(API),))) != base
     assert token(world(), replace(SETTINGS, flow_log_group="other")) != base
-    # A later window: a batch recreated after its flow logs were deleted is not answered from
-    # EC2's memory of the first call.
-    assert token(replace(world(), token_window="2026-11-23T11:0")) != base
+    # The next delivery: a batch recreated after its flow logs were deleted is not answered from
+    # EC2's memory of the first call, however soon it comes.
+    assert token(replace(world(), delivery_id="event-2")) != base
+    assert token(replace(world(), delivery_id="")) == base
 
 
 def test_nothing_to_do_plans_nothing() -> None:

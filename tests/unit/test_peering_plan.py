@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from ipaddress import ip_network
 
 import pytest
 
@@ -142,12 +143,45 @@ CASES = [
     ("not pending", request(side(ME, API), status="rejected"), VPCS, SETTINGS, [], "not pending"),
     ("already active: nothing to decide", request(side(ME, API), status="active"), VPCS, SETTINGS, [], None),
     (
-        "accepter in another account",
+        # The contract: a request this account sent, waiting in the other account, is not a refusal.
+        "outgoing request waiting in another account: nothing to decide, not refused",
         request(side(ME, API), side(OTHER, REMOTE)),
         VPCS,
         SETTINGS,
         [],
-        "not in this account",
+        None,
+    ),
+    (
+        "public secondary CIDR of the requester",
+        request(side(OTHER, REMOTE, cidrs=("10.5.0.0/16", "52.94.0.0/16"))),
+        VPCS,
+        SETTINGS,
+        [],
+        "requester CIDR 52.94.0.0/16 is outside ALLOWED_PEER_CIDRS",
+    ),
+    (
+        "narrower ALLOWED_PEER_CIDRS",
+        request(side(OTHER, REMOTE, cidrs=("10.5.0.0/16",))),
+        VPCS,
+        replace(SETTINGS, allowed_peer_cidrs=(ip_network("172.16.0.0/12"), ip_network("10.0.0.0/16"))),
+        [],
+        "requester CIDR 10.5.0.0/16 is outside ALLOWED_PEER_CIDRS",
+    ),
+    (
+        "CIDR inside a narrower ALLOWED_PEER_CIDRS",
+        request(side(OTHER, REMOTE, cidrs=("10.5.0.0/16",))),
+        VPCS,
+        replace(SETTINGS, allowed_peer_cidrs=(ip_network("10.4.0.0/15"),)),
+        ["accept-peering"],
+        None,
+    ),
+    (
+        "100.64.0.0/10 (carrier-grade NAT space) is allowed by default",
+        request(side(OTHER, REMOTE, cidrs=("100.64.8.0/22",))),
+        VPCS,
+        SETTINGS,
+        ["accept-peering"],
+        None,
     ),
     (
         "requester CIDRs unknown",
@@ -185,7 +219,9 @@ def test_accept_action_targets_the_accepter_region():
     assert action.params == {"VpcPeeringConnectionId": connection.id}
 
 
-REJECTABLE = [c for c in CASES if c[4] == [] and c[5] and ("not allowed" in c[5] or "overlap" in c[5])]
+REJECTABLE = [
+    c for c in CASES if c[4] == [] and c[5] and ("not allowed" in c[5] or "overlap" in c[5] or "outside" in c[5])
+]
 NEVER_REJECTED = [c for c in CASES if c[4] == [] and c[5] and c not in REJECTABLE]
 
 
@@ -219,3 +255,40 @@ def test_refused_requests_are_left_pending_by_default():
 def test_overlap_ignores_different_ip_versions():
     assert peering.overlapping(["10.0.0.0/16"], ["2600:1f18::/56"]) == []
     assert peering.overlapping(["10.0.0.0/16", "10.9.0.0/16"], ["10.9.1.0/24"]) == [("10.9.0.0/16", "10.9.1.0/24")]
+
+
+def test_initiating_request_waits_and_is_not_refused():
+    connection = request(side(ME, API), status="initiating-request")
+
+    plan = peering.plan([connection], VPCS, replace(SETTINGS, reject_unlisted=True), ME)
+
+    assert plan.actions == ()
+    assert plan.refused == ()
+    assert [(f.resource, f.reason) for f in plan.waiting] == [
+        (connection.id, "still initiating-request: not pending acceptance yet")
+    ]
+
+
+def test_request_not_yet_visible_in_the_accepter_region_waits():
+    connection = request(side(ME, API, "eu-west-1"), side(ME, WEB, "us-west-2"))
+
+    plan = peering.plan([], VPCS, SETTINGS, ME, unseen=[connection])
+
+    assert plan.actions == ()
+    assert plan.refused == ()
+    assert plan.waiting[0].resource == connection.id
+    assert "not yet visible in the accepter's region us-west-2" in plan.waiting[0].reason
+
+
+def test_unseen_request_to_another_account_does_not_wait():
+    connection = request(side(ME, API, "eu-west-1"), side(OTHER, REMOTE, "us-west-2"))
+
+    assert peering.plan([], VPCS, SETTINGS, ME, unseen=[connection]).waiting == ()
+
+
+def test_ipv6_cidrs_of_the_requester_are_not_judged_at_acceptance():
+    """The contract names IPv4 only: IPv6 blocks are global unicast by nature (ALLOWED_PEER_CIDRS has ::/0)."""
+    settings = replace(SETTINGS, allowed_peer_cidrs=(ip_network("10.0.0.0/8"),))
+    remote = replace(side(OTHER, REMOTE, cidrs=("10.5.0.0/16",)), ipv6_cidrs=("2600:1f18:bbbb:200::/56",))
+
+    assert [a.kind for a in peering.plan([request(remote)], VPCS, settings, ME).actions] == ["accept-peering"]

@@ -23,6 +23,15 @@ def test_defaults_follow_the_contract():
     assert settings.role_arn_for("123456789012") == "arn:aws:iam::123456789012:role/flow-log-role"
     assert settings.flow_log_traffic_type == "ALL"
     assert settings.retry_mode == "standard"
+    assert [str(n) for n in settings.allowed_peer_cidrs] == [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "::/0",
+    ]
+    assert settings.route_over_aggregates is False
+    assert Settings(region="eu-west-1").allowed_peer_cidrs == settings.allowed_peer_cidrs
 
 
 def test_every_variable_is_parsed():
@@ -39,8 +48,13 @@ def test_every_variable_is_parsed():
             "FLOW_LOG_ROLE_ARN": "arn:aws:iam::111122223333:role/delivery",
             "FLOW_LOG_TRAFFIC_TYPE": "reject",
             "PEERKEEPER_RETRY_MODE": "adaptive",
+            "ALLOWED_PEER_CIDRS": " 10.0.0.0/16, 2600:1f18::/32 ",
+            "ROUTE_OVER_AGGREGATES": "true",
         }
     )
+
+    assert [str(n) for n in settings.allowed_peer_cidrs] == ["10.0.0.0/16", "2600:1f18::/32"]
+    assert settings.route_over_aggregates is True
 
     assert settings.dry_run
     assert settings.allowed_peer_accounts == {"111122223333", "444455556666"}
@@ -75,6 +89,10 @@ def test_every_variable_is_parsed():
         ("FLOW_LOG_ROLE_ARN", "flow-log-role"),
         ("PEERKEEPER_RETRY_MODE", "legacy"),
         ("AWS_REGION", "mars"),
+        ("ALLOWED_PEER_CIDRS", "10.0.0.0/8,banana"),
+        ("ALLOWED_PEER_CIDRS", "10.0.0.1/8"),
+        ("ALLOWED_PEER_CIDRS", "10.0.0.0/33"),
+        ("ROUTE_OVER_AGGREGATES", "sometimes"),
     ],
 )
 def test_malformed_value_names_the_variable_and_the_value(variable, value):
@@ -90,3 +108,74 @@ def test_malformed_value_names_the_variable_and_the_value(variable, value):
 def test_missing_region_is_named():
     with pytest.raises(SettingsError, match="AWS_REGION"):
         Settings.from_env({})
+
+
+@pytest.mark.parametrize(
+    ("cidr", "allowed"),
+    [
+        ("10.1.0.0/16", True),
+        ("172.31.0.0/16", True),
+        ("192.168.10.0/24", True),
+        ("100.64.0.0/16", True),
+        ("2600:1f18:aaaa:100::/56", True),
+        ("52.94.0.0/16", False),
+        ("10.0.0.0/7", False),  # wider than 10.0.0.0/8: not inside it
+        ("172.32.0.0/16", False),
+        ("11.0.0.0/8", False),
+        ("not-a-cidr", False),
+    ],
+)
+def test_default_allowed_peer_cidrs(cidr, allowed):
+    assert Settings.from_env(BASE).cidr_allowed(cidr) is allowed
+
+
+def test_an_ipv4_only_allowlist_refuses_every_ipv6_block():
+    settings = Settings.from_env({**BASE, "ALLOWED_PEER_CIDRS": "10.0.0.0/8"})
+
+    assert settings.cidr_allowed("10.9.0.0/16")
+    assert not settings.cidr_allowed("2600:1f18::/56")
+
+
+def test_dns_records_name_the_load_balancer_region():
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "DNS_RECORDS": (
+                "api.elb.lab.private=api-elb@us-east-1, web.elb.lab.private=web-elb, db.lab.private=db @ eu-west-1"
+            ),
+        }
+    )
+
+    assert settings.dns_records == (
+        DnsRecord("api.elb.lab.private", "api-elb", "us-east-1"),
+        DnsRecord("web.elb.lab.private", "web-elb", ""),
+        DnsRecord("db.lab.private", "db", "eu-west-1"),
+    )
+    # Without @region, the load balancer is in the function's region.
+    assert [pair.load_balancer_region(settings.region) for pair in settings.dns_records] == [
+        "us-east-1",
+        "eu-west-1",
+        "eu-west-1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pair", "expected"),
+    [
+        ("api.elb.lab.private=api-elb@", "a region name"),
+        ("api.elb.lab.private=api-elb@mars", "a region name"),
+        ("api.elb.lab.private=api-elb@eu-west-1@us-east-1", "a region name"),
+        ("api.elb.lab.private=@eu-west-1", "a load balancer name"),
+        ("api.elb.lab.private=api_elb@eu-west-1", "a load balancer name"),
+        ("api.elb.lab.private=api-elb@cn-north-1", "partition"),
+    ],
+)
+def test_malformed_dns_records_region_names_the_variable_and_the_pair(pair, expected):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**BASE, "DNS_RECORDS": f"web.elb.lab.private=web-elb,{pair}"})
+
+    assert raised.value.variable == "DNS_RECORDS"
+    message = str(raised.value)
+    assert message.startswith("DNS_RECORDS=")
+    assert pair in message
+    assert expected in message

@@ -20,9 +20,12 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -37,14 +40,19 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from peerkeeper import fleet
 from peerkeeper.clients import Clients
-from peerkeeper.events import Scope
+from peerkeeper.fleet import DEFAULT_PARALLEL, Target, Unreachable, dry_run
 from peerkeeper.model import Action, Plan
 from peerkeeper.settings import DRY_RUN, ENFORCE, Settings, SettingsError
 
+__all__ = ["Result", "Target", "dry_run", "main", "resolve", "resolve_fleet", "run", "run_many"]
+
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress
 
+    from peerkeeper.inventory import Inventory
     from peerkeeper.reconcile import Outcome, Report
 
 # Outcome names of peerkeeper.reconcile (imported lazily: see main).
@@ -54,12 +62,16 @@ PLANNED, DONE, CONVERGED, TERMINAL, FAILED, SKIPPED = "planned", "done", "conver
 CONCERNS = ("peering", "routes", "dns", "flow_logs")
 FINDING_KINDS = ("refused", "conflicts", "problems")
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
+ACCOUNT_ID = re.compile(r"\d{12}")
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}|[\w+=,.@/-]{1,511}/[\w+=,.@-]{1,64}")  # a name, or a path and a name
 
 # flag destination -> the contract variable it overrides
 FLAG_VARIABLES = {
     "allowed_accounts": "ALLOWED_PEER_ACCOUNTS",
     "allowed_vpcs": "ALLOWED_PEER_VPCS",
     "reject_unlisted": "REJECT_UNLISTED",
+    "allowed_cidrs": "ALLOWED_PEER_CIDRS",
+    "route_over_aggregates": "ROUTE_OVER_AGGREGATES",
     "dns_records": "DNS_RECORDS",
     "dns_ttl": "DNS_TTL",
     "flow_log_group": "FLOW_LOG_GROUP",
@@ -88,15 +100,6 @@ class UsageError(Exception):
 
 
 # -- what to reconcile ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Target:
-    """One account, reached through ``clients``, with validated settings for each region."""
-
-    clients: Clients
-    account_id: str
-    settings: tuple[Settings, ...]
-
-
 def effective_environ(base: Mapping[str, str], args: argparse.Namespace, region: str, mode: str) -> dict[str, str]:
     """The process environment, overridden by the flags, for one region and mode."""
     environ = dict(base)
@@ -143,6 +146,17 @@ def _settings_error(error: SettingsError, args: argparse.Namespace) -> UsageErro
     return UsageError(str(error))
 
 
+def _own_allowlist(args: argparse.Namespace, base: Mapping[str, str]) -> bool:
+    """Like the template: an unset allowlist means the account itself (each account's own, in a fleet)."""
+    return args.allowed_accounts is None and not base.get("ALLOWED_PEER_ACCOUNTS", "").strip()
+
+
+def _for_account(settings: Sequence[Settings], account_id: str, own: bool) -> tuple[Settings, ...]:
+    if not own:
+        return tuple(settings)
+    return tuple(replace(s, allowed_peer_accounts=frozenset({account_id})) for s in settings)
+
+
 def resolve(args: argparse.Namespace, base: Mapping[str, str], mode: str) -> Target:
     """Validate everything first (no AWS call on a malformed setting), then ask STS who we are."""
     session = boto3.Session(profile_name=args.profile) if args.profile else boto3.Session()
@@ -158,10 +172,64 @@ def resolve(args: argparse.Namespace, base: Mapping[str, str], mode: str) -> Tar
         session, retry_mode=first.retry_mode, max_attempts=first.max_attempts, endpoint_url=args.endpoint_url
     )
     account_id = clients.account_id(regions[0])
-    if args.allowed_accounts is None and not base.get("ALLOWED_PEER_ACCOUNTS", "").strip():
-        # Like the template: an unset allowlist means the account itself.
-        settings = [replace(s, allowed_peer_accounts=frozenset({account_id})) for s in settings]
-    return Target(clients, account_id, tuple(settings))
+    return Target(clients, account_id, _for_account(settings, account_id, _own_allowlist(args, base)))
+
+
+@dataclass
+class Fleet:
+    """The accounts a command runs in: the caller's own, or those of ``--account`` / ``--org``."""
+
+    account_ids: list[str]  # in the order asked (or listed by the organisation)
+    regions: list[str]
+    targets: list[Target]
+    unreachable: list[Unreachable] = field(default_factory=list)
+    many: bool = False  # --account or --org: the output has one entry per account and region
+
+
+def _account_ids(args: argparse.Namespace, caller: Target) -> list[str]:
+    listed = fleet.organization_accounts(caller.clients, caller.regions[0]) if args.org else list(args.account)
+    for account_id in [*listed, *(args.exclude_account or [])]:
+        if not ACCOUNT_ID.fullmatch(account_id):
+            raise UsageError(f"invalid account ID {account_id!r}: expected 12 digits")
+    excluded = set(args.exclude_account or [])
+    chosen = [account_id for account_id in dict.fromkeys(listed) if account_id not in excluded]
+    if not chosen:
+        raise UsageError("no account to run in: --account / --org gave none (after --exclude-account)")
+    return chosen
+
+
+def resolve_fleet(
+    args: argparse.Namespace,
+    base: Mapping[str, str],
+    mode: str,
+    on_account: Callable[[str], None] | None = None,
+    on_accounts: Callable[[int], None] | None = None,
+) -> Fleet:
+    """The caller (:func:`resolve`), then, with ``--account`` / ``--org``, the role assumed in each account."""
+    many = bool(getattr(args, "account", None) or getattr(args, "org", False))
+    role_name = getattr(args, "role_name", None)
+    if not many and role_name:
+        raise UsageError("--role-name needs --account ID or --org")
+    if many and not role_name:
+        raise UsageError("--account and --org need --role-name NAME (the role assumed in each account)")
+    if many and role_name and not ROLE_NAME.fullmatch(role_name):
+        raise UsageError(f"invalid role name {role_name!r}")
+    caller = resolve(args, base, mode)
+    if not many or role_name is None:
+        return Fleet([caller.account_id], caller.regions, [caller])
+    account_ids = _account_ids(args, caller)
+    if on_accounts is not None:
+        on_accounts(len(account_ids))
+    own = _own_allowlist(args, base)
+    targets, unreachable = fleet.reach(
+        caller,
+        account_ids,
+        role_name,
+        lambda account_id: _for_account(caller.settings, account_id, own),
+        parallel=args.parallel,
+        on_done=on_account,
+    )
+    return Fleet(account_ids, caller.regions, targets, unreachable, many=True)
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -173,6 +241,8 @@ class Result:
     account_id: str
     mode: str
     reports: dict[str, Report] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # region -> why it could not run at all
+    inventories: dict[str, Inventory] = field(default_factory=dict)  # what each region's run read
 
     @property
     def outcomes(self) -> list[Any]:
@@ -181,7 +251,15 @@ class Result:
     @property
     def errors(self) -> list[str]:
         failed = [f"{o.action.kind} {o.action.resource}: {o.error}" for o in self.outcomes if o.status == FAILED]
-        return failed + [f"{region}: {error}" for region, r in self.reports.items() for error in r.errors]
+        reported = [f"{region}: {error}" for region, r in self.reports.items() for error in r.errors]
+        return failed + reported + [f"{region}: {error}" for region, error in self.failures.items()]
+
+    def only(self, region: str) -> Result:
+        """This result restricted to one region (a fleet's entry)."""
+        reports = {region: self.reports[region]} if region in self.reports else {}
+        failures = {region: self.failures[region]} if region in self.failures else {}
+        inventories = {region: self.inventories[region]} if region in self.inventories else {}
+        return Result(self.command, self.account_id, self.mode, reports, failures, inventories)
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
@@ -205,12 +283,43 @@ class Result:
             "command": self.command,
             "account": self.account_id,
             "mode": self.mode,
-            "regions": list(self.reports),
+            "regions": [*self.reports, *(r for r in self.failures if r not in self.reports)],
             "in_sync": counts["actions"] == 0 and not self.errors,
             "counts": counts,
             "concerns": concerns,
             "errors": self.errors,
         }
+
+
+def run_many(
+    targets: Sequence[Target],
+    command: str,
+    *,
+    on_action: Callable[[Action], None] | None = None,
+    concerns: Sequence[str] = CONCERNS,
+    on_plan: Callable[[Plan], None] | None = None,
+    parallel: int = DEFAULT_PARALLEL,
+    on_unit: Callable[[str, str], None] | None = None,
+) -> list[Result]:
+    """The sweep in every (account, region) of ``targets``, concurrently (:mod:`peerkeeper.fleet`)."""
+    results = {
+        target.account_id: Result(command, target.account_id, target.settings[0].mode if target.settings else DRY_RUN)
+        for target in targets
+    }
+    units = fleet.reconcile(
+        targets, command, concerns, parallel=parallel, on_action=on_action, on_plan=on_plan, on_unit=on_unit
+    )
+    for unit in units:
+        result = results[unit.account_id]
+        if unit.value is not None:
+            result.reports[unit.region], result.inventories[unit.region] = unit.value.report, unit.value.inventory
+        else:
+            result.failures[unit.region] = unit.error
+    for target in targets:  # regions in the order asked, whichever finished first
+        result = results[target.account_id]
+        result.reports = {region: result.reports[region] for region in target.regions if region in result.reports}
+        result.inventories = {region: result.inventories[region] for region in result.reports}
+    return list(results.values())
 
 
 def run(
@@ -219,25 +328,12 @@ def run(
     on_action: Callable[[Action], None] | None = None,
     concerns: Sequence[str] = CONCERNS,
     on_plan: Callable[[Plan], None] | None = None,
+    *,
+    parallel: int = DEFAULT_PARALLEL,
 ) -> Result:
-    """The sweep over every region of ``target``, through the one reconcile path."""
-    from peerkeeper import service  # noqa: PLC0415  (see main)
-    from peerkeeper.reconcile import Env, Pacer  # noqa: PLC0415
-
-    mode = target.settings[0].mode if target.settings else DRY_RUN
-    result = Result(command, target.account_id, mode)
-    for settings in target.settings:
-        env = Env.create(settings, target.clients, target.account_id)
-        scope = Scope(settings.region, target.account_id, f"peerkeeper {command}", whole_region=True)
-        pacer = Pacer(settings.mutation_rate, settings.mutation_burst)
-        result.reports[settings.region] = service.reconcile(
-            env, scope, concerns, pacer=pacer, on_action=on_action, on_plan=on_plan
-        )
+    """The sweep over every region of ``target`` (regions concurrently), through the one reconcile path."""
+    (result,) = run_many([target], command, on_action=on_action, concerns=concerns, on_plan=on_plan, parallel=parallel)
     return result
-
-
-def dry_run(target: Target) -> Target:
-    return replace(target, settings=tuple(replace(s, mode=DRY_RUN) for s in target.settings))
 
 
 # -- drawing ----------------------------------------------------------------------------------
@@ -324,10 +420,72 @@ def render_outcomes(console: Console, result: Result) -> None:
     console.print(table)
 
 
+# -- the progress display --------------------------------------------------------------------
+class Display:
+    """The one progress bar of a run (stderr, gone when it ends): accounts entered, then the
+    (account, region) pairs planned, or the actions applied. Workers call it from their threads."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task = progress.add_task("starting", total=None)
+        self._lock = threading.Lock()
+
+    def phase(self, description: str, total: int | None) -> None:
+        with self._lock:
+            self._progress.reset(self._task, total=total, description=description)
+
+    def step(self, *_: object) -> None:
+        self._progress.advance(self._task)
+
+    def grow(self, plan: Plan) -> None:
+        """Each concern's plan adds its actions to the bar's total (plans arrive from several threads)."""
+        with self._lock:
+            total = self._progress.tasks[self._task].total or 0
+            self._progress.update(self._task, total=total + len(plan.actions), description=f"applying {plan.concern}")
+
+    def advance(self, action: Action) -> None:
+        self._progress.update(self._task, advance=1, description=f"{action.kind} {action.resource}")
+
+
+@contextlib.contextmanager
+def display() -> Iterator[Display]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
+        yield Display(progress)
+
+
+def _enter(args: argparse.Namespace, base: Mapping[str, str], mode: str, shown: Display) -> Fleet:
+    return resolve_fleet(
+        args, base, mode, on_account=shown.step, on_accounts=lambda n: shown.phase(f"assuming {args.role_name}", n)
+    )
+
+
+def _units(group: Fleet) -> int:
+    return sum(len(target.settings) for target in group.targets)
+
+
 # -- commands ---------------------------------------------------------------------------------
 def cmd_plan(args: argparse.Namespace, base: Mapping[str, str]) -> int:
-    target = resolve(args, base, DRY_RUN)
-    doc = run(target, "plan").document()
+    from peerkeeper import fleet_output  # noqa: PLC0415
+
+    with display() as shown:
+        group = _enter(args, base, DRY_RUN, shown)
+        shown.phase("planning", _units(group))
+        results = run_many(group.targets, "plan", parallel=args.parallel, on_unit=shown.step)
+    if group.many:
+        doc = fleet_output.document("plan", DRY_RUN, group, results)
+        if args.json:
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        else:
+            console = _console()
+            fleet_output.render_actions(console, doc, "Plan", _STYLES)
+            fleet_output.render_findings(console, doc)
+            fleet_output.render_accounts(console, doc, "Accounts")
+            fleet_output.render_summary(console, doc)
+        return fleet_output.plan_exit_code(doc)
+    doc = results[0].document()
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
     else:
@@ -341,34 +499,65 @@ def cmd_plan(args: argparse.Namespace, base: Mapping[str, str]) -> int:
 
 
 def cmd_apply(args: argparse.Namespace, base: Mapping[str, str]) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
-    target = resolve(args, base, ENFORCE)
-    console, errors = _console(), _console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=errors, transient=True) as progress:
-        task = progress.add_task("observing", total=0)
-
-        def grow(plan: Plan) -> None:  # each concern's plan adds its actions to the bar's total
-            total = progress.tasks[task].total or 0
-            progress.update(task, total=total + len(plan.actions), description=f"applying {plan.concern}")
-
-        def advance(action: Action) -> None:
-            progress.update(task, advance=1, description=f"{action.kind} {action.resource}")
-
-        result = run(target, "apply", on_action=advance, on_plan=grow)
-    doc = result.document()
-    after = run(dry_run(target), "plan").document()
+    console = _console()
+    with display() as shown:
+        group = _enter(args, base, ENFORCE, shown)
+        shown.phase("observing", 0)
+        results = run_many(group.targets, "apply", on_action=shown.advance, on_plan=shown.grow, parallel=args.parallel)
+        shown.phase("checking", _units(group))
+        checks = [dry_run(target) for target in group.targets]
+        after = run_many(checks, "plan", parallel=args.parallel, on_unit=shown.step)
+    if group.many:
+        return _apply_fleet(console, group, results, after)
+    result, doc, after_doc = results[0], results[0].document(), after[0].document()
     render_actions(console, doc, f"Apply for account {doc['account']}")
     render_outcomes(console, result)
-    render_findings(console, after)
+    render_findings(console, after_doc)
     render_summary(console, doc)
-    if doc["errors"] or after["errors"]:
+    return _converged(console, bool(doc["errors"] or after_doc["errors"]), after_doc["counts"]["actions"])
+
+
+def _apply_fleet(console: Console, group: Fleet, results: list[Result], after: list[Result]) -> int:
+    from peerkeeper import fleet_output  # noqa: PLC0415
+
+    doc = fleet_output.document("apply", ENFORCE, group, results)
+    after_doc = fleet_output.document("plan", DRY_RUN, group, after)
+    fleet_output.render_actions(console, doc, "Applied", _STYLES)
+    fleet_output.render_findings(console, after_doc)
+    fleet_output.render_accounts(console, after_doc, "Accounts after apply")
+    fleet_output.render_summary(console, doc)
+    return _converged(
+        console, bool(doc["counts"]["errors"] or after_doc["counts"]["errors"]), after_doc["counts"]["actions"]
+    )
+
+
+def _converged(console: Console, errors: bool, still_planned: int) -> int:
+    if errors:
         return EXIT_ERROR
-    if after["counts"]["actions"]:
-        console.print(f"[bold red]not converged:[/bold red] {after['counts']['actions']} action(s) still planned")
+    if still_planned:
+        console.print(f"[bold red]not converged:[/bold red] {still_planned} action(s) still planned")
         return EXIT_ERROR
     console.print("[green]✓ converged[/green]")
+    return EXIT_OK
+
+
+def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
+    from peerkeeper import graph  # noqa: PLC0415  (not needed on the Lambda path)
+
+    fmt = graph.format_for(args.format, args.output)
+    result = run(resolve(args, base, DRY_RUN), "graph")
+    observed = graph.observed(result.account_id, result.reports, result.inventories)
+    text = graph.render(graph.picture(observed, detail=args.detail == "tables", errors=result.errors), fmt)
+    for error in result.errors:
+        sys.stderr.write(f"peerkeeper: warning: {error}\n")
+    if args.output:
+        try:
+            graph.write_atomically(Path(args.output), text)
+        except OSError as error:
+            raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from error
+        sys.stderr.write(f"peerkeeper: wrote the {fmt} picture to {args.output}\n")
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
@@ -396,6 +585,12 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     policy.add_argument(
         "--reject-unlisted", action=argparse.BooleanOptionalAction, default=None, help="REJECT_UNLISTED"
     )
+    policy.add_argument(
+        "--allowed-cidrs", metavar="CIDRS", help="ALLOWED_PEER_CIDRS (default: RFC 1918, 100.64/10, ::/0)"
+    )
+    policy.add_argument(
+        "--route-over-aggregates", action=argparse.BooleanOptionalAction, default=None, help="ROUTE_OVER_AGGREGATES"
+    )
     policy.add_argument("--dns-records", metavar="PAIRS", help="DNS_RECORDS, e.g. api.elb.lab.private=api-elb")
     policy.add_argument("--dns-ttl", metavar="SECONDS", help="DNS_TTL")
     policy.add_argument("--flow-log-group", metavar="NAME", help="FLOW_LOG_GROUP")
@@ -403,18 +598,66 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     policy.add_argument("--flow-log-traffic-type", metavar="TYPE", help="FLOW_LOG_TRAFFIC_TYPE")
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def _fleet_options(parser: argparse.ArgumentParser) -> None:
+    accounts = parser.add_argument_group(
+        "accounts (each through arn:<partition>:iam::<ID>:role/<NAME>, accounts x regions in parallel)"
+    )
+    which = accounts.add_mutually_exclusive_group()
+    which.add_argument("--account", action="append", metavar="ID", help="run in this account (repeatable)")
+    which.add_argument("--org", action="store_true", help="run in every ACTIVE account of the organisation")
+    accounts.add_argument("--role-name", metavar="NAME", help="the role to assume in each account")
+    accounts.add_argument(
+        "--exclude-account", action="append", metavar="ID", help="leave this account out (repeatable)"
+    )
+    accounts.add_argument(
+        "--parallel",
+        type=_positive,
+        default=DEFAULT_PARALLEL,
+        metavar="N",
+        help=f"(account, region) pairs at once (default {DEFAULT_PARALLEL})",
+    )
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml); a source tree never installed has none."""
+    from importlib.metadata import PackageNotFoundError  # noqa: PLC0415  (only for --version)
+    from importlib.metadata import version as distribution_version  # noqa: PLC0415
+
+    try:
+        return distribution_version("peerkeeper")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="peerkeeper", description="Reconcile VPC peering, routes, private DNS and flow logs."
     )
+    parser.add_argument("--version", action="version", version=f"peerkeeper {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plan = commands.add_parser("plan", help="show every action the sweep would take (exit 0 in sync, 2 drift)")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     _common_options(plan)
+    _fleet_options(plan)
     plan.set_defaults(handler=cmd_plan)
     apply = commands.add_parser("apply", help="reconcile now (exit 0 converged, 1 error)")
     _common_options(apply)
+    _fleet_options(apply)
     apply.set_defaults(handler=cmd_apply)
+    graph = commands.add_parser("graph", help="draw the VPCs, peering connections and drift that plan sees")
+    graph.add_argument(
+        "--format", choices=("mermaid", "dot", "html"), help="default: from --output's suffix, else mermaid"
+    )
+    graph.add_argument("--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+    graph.add_argument("--detail", choices=("tables",), help="tables: each VPC's route tables, missing routes in red")
+    _common_options(graph)
+    graph.set_defaults(handler=cmd_graph)
     demo = commands.add_parser("demo", help="the seed lab on an embedded AWS emulator, driven by events")
     demo.set_defaults(handler=cmd_demo)
     return parser

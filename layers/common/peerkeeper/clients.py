@@ -23,12 +23,14 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
+from peerkeeper.partitions import partition_of
 from peerkeeper.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elb import ElasticLoadBalancingClient
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_route53 import Route53Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sts import STSClient
@@ -52,9 +54,20 @@ class Clients:
         self._session = session
         self._endpoint_url = endpoint_url
         self._data_path = data_path
+        self._retry_mode, self._max_attempts = retry_mode, max_attempts
         self._config = Config(retries={"mode": retry_mode, "total_max_attempts": max_attempts})  # type: ignore[arg-type]
         self._cache: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+
+    def derive(self, session: boto3.Session) -> Clients:
+        """The same configuration (retries, endpoint) over another session: an assumed role's."""
+        return Clients(
+            session,
+            retry_mode=self._retry_mode,
+            max_attempts=self._max_attempts,
+            endpoint_url=self._endpoint_url,
+            data_path=self._data_path,
+        )
 
     @property
     def session(self) -> boto3.Session:
@@ -88,16 +101,26 @@ class Clients:
     def elb(self, region: str) -> ElasticLoadBalancingClient:
         return self._client("elb", region)  # type: ignore[no-any-return]
 
-    def route53(self) -> Route53Client:
-        # PriorRequestNotComplete (concurrent changes to one zone) needs no extra config: botocore's
-        # standard and adaptive modes already retry it with backoff (tests/unit/test_dns_retry.py).
-        return self._client("route53", "us-east-1")  # type: ignore[no-any-return]
+    def route53(self, region: str | None = None) -> Route53Client:
+        """Route 53 for the partition of ``region`` (default: the session's region).
+
+        Route 53 is global, served from one region per partition (us-east-1 in ``aws``,
+        cn-northwest-1 in ``aws-cn``, us-gov-west-1 in ``aws-us-gov``): botocore's partition data says
+        which. PriorRequestNotComplete (concurrent changes to one zone) needs no extra config: botocore's
+        standard and adaptive modes already retry it with backoff (tests/unit/test_dns_retry.py).
+        """
+        where = region or self.session.region_name or "us-east-1"
+        return self._client("route53", partition_of(where).global_region)  # type: ignore[no-any-return]
 
     def sns(self, region: str) -> SNSClient:
         return self._client("sns", region)  # type: ignore[no-any-return]
 
     def sts(self, region: str) -> STSClient:
         return self._client("sts", region)  # type: ignore[no-any-return]
+
+    def organizations(self, region: str) -> OrganizationsClient:
+        # A global service: botocore resolves the partition's one endpoint from any of its regions.
+        return self._client("organizations", region)  # type: ignore[no-any-return]
 
     def account_id(self, region: str) -> str:
         return self.sts(region).get_caller_identity()["Account"]

@@ -13,7 +13,9 @@ Events are built here in the exact EventBridge shape, with the lab's real ids an
 by substituting the samples of ``events/``: the samples document one situation each, the story needs
 values (CIDRs, DNS names, accounts) that match the lab it just built.
 
-moto, PyYAML and rich are development dependencies: imported inside the functions, never by a handler.
+moto and PyYAML (the ``peerkeeper[demo]`` extra) and rich (the command line's) are imported inside the
+functions, never by a handler. An installed package runs the copies of ``template.yaml`` and
+``functions/`` it ships (:func:`project_root`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -44,9 +47,11 @@ if TYPE_CHECKING:
 ACCOUNT = "123456789012"  # moto's default account: the one peerkeeper runs in
 STRANGER = "210987654321"  # an account that is not on the allowlist
 REGION: Final = "us-east-1"
+OTHER_REGION: Final = "eu-west-1"  # where api-elb lives; the same stack is deployed there too
 ZONE_NAME = "elb.lab.private"
 ZONE_ID = "Z0DEMOELBLABPRIVATE"
-RECORD = f"api.{ZONE_NAME}"
+RECORD = f"api.{ZONE_NAME}"  # owned by api-elb in OTHER_REGION (DNS_RECORDS says api-elb@eu-west-1)
+WEB_RECORD = f"web.{ZONE_NAME}"  # owned by web-elb in REGION
 LOG_GROUP = "flow-logs-group"
 ROLE_NAME = "flow-log-role"
 MAX_ECHO_DEPTH = 2  # an event, peerkeeper's reaction, and the no-op that reaction triggers
@@ -80,7 +85,8 @@ def emulator() -> Iterator[str]:
     from moto.server import ThreadedMotoServer  # noqa: PLC0415  (development dependency)
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    # port 0: the kernel picks a free port when the server binds (no window for another process to take it)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:
@@ -102,7 +108,9 @@ def demo_environ(endpoint: str) -> dict[str, str]:
         "ALLOWED_PEER_ACCOUNTS": ACCOUNT,
         "ALLOWED_PEER_VPCS": "",
         "REJECT_UNLISTED": "false",
-        "DNS_RECORDS": f"{RECORD}=api-elb",
+        # Both stacks (REGION and OTHER_REGION) have these: a pair naming its region means the same
+        # load balancer in every region's stack, so the stacks agree on every record.
+        "DNS_RECORDS": f"{WEB_RECORD}=web-elb@{REGION},{RECORD}=api-elb@{OTHER_REGION}",
         "DNS_TTL": "300",
         "FLOW_LOG_GROUP": LOG_GROUP,
         "FLOW_LOG_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}",
@@ -148,9 +156,10 @@ class Network:
 class Lab:
     web: Network
     api: Network
-    load_balancers: dict[str, dict[str, str]]  # name -> {"arn", "dns"}
+    load_balancers: dict[str, dict[str, str]]  # name (name@region outside REGION) -> {"arn", "dns"}
     zone_id: str
     role_arn: str
+    api_eu: Network | None = None  # api-eu-vpc in OTHER_REGION, home of api-elb@eu-west-1
 
     @property
     def networks(self) -> list[Network]:
@@ -177,8 +186,8 @@ def build_network(ec2: Any, name: str, cidr: str, region: str = REGION) -> Netwo
     return Network(name, vpc, cidr, [main, private], subnets)
 
 
-def create_load_balancer(clients: Clients, name: str, subnets: list[str]) -> dict[str, str]:
-    created = clients.elbv2(REGION).create_load_balancer(
+def create_load_balancer(clients: Clients, name: str, subnets: list[str], region: str = REGION) -> dict[str, str]:
+    created = clients.elbv2(region).create_load_balancer(
         Name=name, Subnets=subnets, Scheme="internal", Type="application"
     )["LoadBalancers"][0]
     return {"arn": created["LoadBalancerArn"], "dns": created["DNSName"], "vpc": created.get("VpcId", "")}
@@ -216,12 +225,18 @@ def build_lab(clients: Clients, endpoint: str) -> Lab:
         "web-elb": create_load_balancer(clients, "web-elb", web.subnets),
         "api-elb": create_load_balancer(clients, "api-elb", api.subnets),
     }
+    # Load balancer names are unique per region only: api-elb exists in both regions.
+    api_eu = build_network(clients.ec2(OTHER_REGION), "api-eu-vpc", "10.3.0.0/16", region=OTHER_REGION)
+    load_balancers[f"api-elb@{OTHER_REGION}"] = create_load_balancer(clients, "api-elb", api_eu.subnets, OTHER_REGION)
     zone = create_private_zone(clients, web.vpc)
+    clients.route53().associate_vpc_with_hosted_zone(
+        HostedZoneId=zone, VPC={"VPCRegion": OTHER_REGION, "VPCId": api_eu.vpc}
+    )
     clients.session.client("logs", region_name=REGION, endpoint_url=endpoint).create_log_group(logGroupName=LOG_GROUP)
     role = clients.session.client("iam", region_name=REGION, endpoint_url=endpoint).create_role(
         RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY)
     )["Role"]["Arn"]
-    return Lab(web, api, load_balancers, zone, role)
+    return Lab(web, api, load_balancers, zone, role, api_eu)
 
 
 def stranger_clients(clients: Clients, endpoint: str) -> Clients:
@@ -326,7 +341,9 @@ def create_vpc_event(network: Network) -> dict[str, Any]:
     return cloudtrail_event("ec2.amazonaws.com", "CreateVpc", request, response)
 
 
-def create_load_balancer_event(name: str, lb: Mapping[str, str], subnets: list[str]) -> dict[str, Any]:
+def create_load_balancer_event(
+    name: str, lb: Mapping[str, str], subnets: list[str], region: str = REGION
+) -> dict[str, Any]:
     request = {"name": name, "subnets": subnets, "scheme": "internal", "type": "application"}
     response = {
         "loadBalancers": [
@@ -340,7 +357,9 @@ def create_load_balancer_event(name: str, lb: Mapping[str, str], subnets: list[s
             }
         ]
     }
-    return cloudtrail_event("elasticloadbalancing.amazonaws.com", "CreateLoadBalancer", request, response)
+    return cloudtrail_event(
+        "elasticloadbalancing.amazonaws.com", "CreateLoadBalancer", request, response, region=region
+    )
 
 
 def delete_load_balancer_event(lb: Mapping[str, str]) -> dict[str, Any]:
@@ -381,6 +400,19 @@ def route_event(name: str, table: str, destination: str, pcx: str = "", *, actor
     return cloudtrail_event("ec2.amazonaws.com", name, request, {"_return": True}, actor=actor)
 
 
+def associate_cidr_event(vpc: str, cidr: str, *, actor: str = "mallory") -> dict[str, Any]:
+    request = {"vpcId": vpc, "cidrBlock": cidr}
+    response = {
+        "vpcId": vpc,
+        "cidrBlockAssociation": {
+            "associationId": f"vpc-cidr-assoc-{uuid.uuid4().hex[:17]}",
+            "cidrBlock": cidr,
+            "cidrBlockState": {"state": "associating"},
+        },
+    }
+    return cloudtrail_event("ec2.amazonaws.com", "AssociateVpcCidrBlock", request, response, actor=actor)
+
+
 def change_record_event(zone_id: str, record: str, value: str, ttl: int, *, actor: str = "alice") -> dict[str, Any]:
     change = {
         "action": "UPSERT",
@@ -396,7 +428,7 @@ def change_record_event(zone_id: str, record: str, value: str, ttl: int, *, acto
     return cloudtrail_event("route53.amazonaws.com", "ChangeResourceRecordSets", request, response, actor=actor)
 
 
-def echo_event(action: Mapping[str, Any], lab: Lab) -> dict[str, Any] | None:
+def echo_event(action: Mapping[str, Any], lab: Lab, clients: Clients) -> dict[str, Any] | None:
     """The CloudTrail event AWS logs for one of peerkeeper's own successful calls (None: no such event)."""
     kind, resource = action.get("kind"), str(action.get("resource", ""))
     if kind == "accept-peering":
@@ -409,7 +441,7 @@ def echo_event(action: Mapping[str, Any], lab: Lab) -> dict[str, Any] | None:
         name = "CreateRoute" if kind == "create-route" else "ReplaceRoute"
         return route_event(name, resource, "", actor="peerkeeper")
     if kind == "upsert-record":
-        value = lab.load_balancers["api-elb"]["dns"]
+        value = cname(clients, lab.zone_id, resource)
         return change_record_event(lab.zone_id, resource, value, 300, actor="peerkeeper")
     if kind == "create-flow-logs":
         wrapped = {"CreateFlowLogsRequest": {"ResourceId": {"content": resource, "tag": 1}}}
@@ -428,10 +460,11 @@ class LambdaContext:
     log_group_name: str = ""
     log_stream_name: str = "demo"
     timeout_ms: int = 60_000
+    region: str = REGION
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
         return self.timeout_ms
@@ -440,12 +473,27 @@ class LambdaContext:
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+BUNDLE = Path(__file__).resolve().parent / "_bundle"  # copies of template.yaml and functions/ in a wheel
+DEMO_EXTRA = "pip install 'peerkeeper[demo]'"
+
+
 def project_root(start: Path | None = None) -> Path:
-    """The checkout holding ``template.yaml`` and ``functions/`` (the demo runs the real files)."""
-    for candidate in [*(start or Path(__file__).resolve()).parents, Path.cwd()]:
+    """Where ``template.yaml`` and ``functions/`` are (the demo runs the real files).
+
+    The checkout this module lives in (a development install), else the copies a built package
+    ships under ``peerkeeper/_bundle`` (pyproject.toml), else a checkout in the working directory.
+    """
+    here = (start or Path(__file__).resolve()).parents
+    for candidate in [*here, BUNDLE, Path.cwd()]:
         if (candidate / "template.yaml").is_file() and (candidate / "functions").is_dir():
             return candidate
-    raise DemoError("template.yaml and functions/ not found: run the demo from a peerkeeper checkout")
+    raise DemoError("template.yaml and functions/ not found: reinstall peerkeeper or run the demo from a checkout")
+
+
+def missing_requirements() -> list[str]:
+    """The demo's own imports (the emulator, the template reader, the handlers' tracer) that are absent."""
+    wanted = ("moto", "yaml", "werkzeug", "aws_xray_sdk")
+    return [name for name in wanted if importlib.util.find_spec(name) is None]
 
 
 class Functions:
@@ -465,6 +513,27 @@ class Functions:
             spec.loader.exec_module(module)
             self._handlers[name] = module.lambda_handler
         return self._handlers[name]
+
+
+@contextlib.contextmanager
+def stack_in(region: str) -> Iterator[None]:
+    """Run the handlers as the stack deployed in ``region`` (the same template and parameters)."""
+    from peerkeeper.clients import default_clients  # noqa: PLC0415
+    from peerkeeper.settings import get_settings  # noqa: PLC0415
+
+    if region == REGION:
+        yield
+        return
+    saved = {name: os.environ[name] for name in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    os.environ.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
+    get_settings.cache_clear()
+    default_clients.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+        get_settings.cache_clear()
+        default_clients.cache_clear()
 
 
 # -- the story --------------------------------------------------------------------------------
@@ -495,14 +564,22 @@ class Story:
         if not ok:
             self.failures.append(description)
 
-    def deliver(self, event: dict[str, Any], label: str = "", depth: int = 0) -> list[dict[str, Any]]:
-        """Route ``event`` by the template's rules, invoke each target, play back peerkeeper's own calls."""
+    def deliver(
+        self, event: dict[str, Any], label: str = "", depth: int = 0, region: str = REGION
+    ) -> list[dict[str, Any]]:
+        """Route ``event`` by the template's rules, invoke each target, play back peerkeeper's own calls.
+
+        ``region`` is the stack that receives it: this one, or the one in OTHER_REGION.
+        """
         from peerkeeper.rules import rules_matching  # noqa: PLC0415  (moto's pattern matcher)
 
         indent = "  " + "    " * depth
         name = event.get("detail", {}).get("eventName") or event.get("detail-type", "")
         who = "peerkeeper" if depth else event.get("account", "")
-        self.console.print(f"{indent}[bold cyan]▶ {name}[/bold cyan] {label} [dim]({event['source']}, {who})[/dim]")
+        where = "" if region == REGION else f", [bold]to the {region} stack[/bold]"
+        self.console.print(
+            f"{indent}[bold cyan]▶ {name}[/bold cyan] {label} [dim]({event['source']}, {who}{where})[/dim]"
+        )
         matched = rules_matching(event, self.rules)
         if not matched:
             self.console.print(f"{indent}  [dim]no rule matches: nothing is invoked[/dim]")
@@ -510,17 +587,24 @@ class Story:
         for rule in matched:
             self.delivered += 1
             self.console.print(f"{indent}  → rule [magenta]{rule.name}[/magenta] → [bold]{rule.function}[/bold]")
-            summary = self.invoke(rule.function, event, indent)
+            summary = self.invoke(rule.function, event, indent, region)
             summaries.append(summary)
             self.echo(summary, depth)
         return summaries
 
-    def invoke(self, function: str, event: dict[str, Any], indent: str) -> dict[str, Any]:
+    def deliver_everywhere(self, event: dict[str, Any], label: str = "", depth: int = 0) -> list[dict[str, Any]]:
+        """A Route 53 event: delivered in us-east-1, whose stack forwards it to the other region's bus."""
+        summaries = self.deliver(event, label, depth)
+        forwarded = f"{label} [dim](forwarded from {REGION})[/dim]"
+        return summaries + self.deliver(event, forwarded, depth, region=OTHER_REGION)
+
+    def invoke(self, function: str, event: dict[str, Any], indent: str, region: str = REGION) -> dict[str, Any]:
         from peerkeeper.reconcile import ReconcileError  # noqa: PLC0415
 
-        context = LambdaContext(f"peerkeeper-{function.replace('_', '-')}")
+        context = LambdaContext(f"peerkeeper-{function.replace('_', '-')}", region=region)
         try:
-            summary = self.functions[function](event, context)
+            with stack_in(region):
+                summary = self.functions[function](event, context)
         except ReconcileError as error:
             self.console.print(f"{indent}    [red]✗ raised (EventBridge would retry): {error}[/red]")
             self.failures.append(f"{function} raised: {error}")
@@ -553,9 +637,14 @@ class Story:
             self.failures.append(f"peerkeeper's own calls keep triggering changes: {[a['kind'] for a in done]}")
             return
         for action in done:
-            event = echo_event(action, self.lab)
-            if event is not None and rules_matching(event, self.rules):
-                self.deliver(event, f"[dim]by peerkeeper: {action['resource']}[/dim]", depth + 1)
+            event = echo_event(action, self.lab, self.clients)
+            if event is None or not rules_matching(event, self.rules):
+                continue
+            label = f"[dim]by peerkeeper: {action['resource']}[/dim]"
+            if event["source"] == "aws.route53":
+                self.deliver_everywhere(event, label, depth + 1)
+            else:
+                self.deliver(event, label, depth + 1)
 
 
 # -- checks on the world ----------------------------------------------------------------------
@@ -574,12 +663,12 @@ def peering_status(clients: Clients, pcx: str) -> str:
     return str(found["VpcPeeringConnections"][0]["Status"]["Code"])
 
 
-def cname(clients: Clients, zone_id: str) -> str:
+def cname(clients: Clients, zone_id: str, name: str = RECORD) -> str:
     records = clients.route53().list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     values = [
         value["Value"].rstrip(".")
         for record in records
-        if record["Name"].rstrip(".") == RECORD and record["Type"] == "CNAME"
+        if record["Name"].rstrip(".") == name and record["Type"] == "CNAME"
         for value in record.get("ResourceRecords", [])
     ]
     return ",".join(values)
@@ -600,11 +689,23 @@ def chapter_vpcs(story: Story) -> None:
 
 def chapter_load_balancers(story: Story) -> None:
     lab, clients = story.lab, story.clients
-    story.chapter("2. The load balancers are created")
+    story.chapter(f"2. The load balancers are created: web-elb here, api-elb here and in {OTHER_REGION}")
+    story.note(f"DNS_RECORDS={os.environ['DNS_RECORDS']}, the same in the {REGION} and {OTHER_REGION} stacks")
+    remote, api_eu = lab.load_balancers[f"api-elb@{OTHER_REGION}"], lab.api_eu
+    if api_eu is not None:
+        event = create_load_balancer_event("api-elb", remote, api_eu.subnets, OTHER_REGION)
+        story.note(f"logged in {OTHER_REGION}: its own stack hears it, the {REGION} stack does not")
+        story.deliver(event, f"api-elb in {OTHER_REGION}", region=OTHER_REGION)
     for name, network in (("web-elb", lab.web), ("api-elb", lab.api)):
-        story.deliver(create_load_balancer_event(name, lab.load_balancers[name], network.subnets), name)
-    api_dns = lab.load_balancers["api-elb"]["dns"]
-    story.check(f"{RECORD} is a CNAME to api-elb ({api_dns})", cname(clients, lab.zone_id) == api_dns)
+        story.deliver(
+            create_load_balancer_event(name, lab.load_balancers[name], network.subnets), f"{name} in {REGION}"
+        )
+    web_dns = lab.load_balancers["web-elb"]["dns"]
+    story.check(f"{WEB_RECORD} is a CNAME to web-elb ({web_dns})", cname(clients, lab.zone_id, WEB_RECORD) == web_dns)
+    story.check(
+        f"{RECORD} is a CNAME to api-elb in {OTHER_REGION} ({remote['dns']}), not to its {REGION} namesake",
+        cname(clients, lab.zone_id) == remote["dns"] != lab.load_balancers["api-elb"]["dns"],
+    )
 
 
 def chapter_peering(story: Story) -> str:
@@ -621,25 +722,38 @@ def chapter_peering(story: Story) -> str:
     return pcx
 
 
-def chapter_dns_drift(story: Story) -> None:
-    lab, clients = story.lab, story.clients
-    story.chapter("4. api-elb is recreated, then someone edits the CNAME by hand")
-    old = lab.load_balancers["api-elb"]
-    clients.elbv2(REGION).delete_load_balancer(LoadBalancerArn=old["arn"])
-    story.deliver(delete_load_balancer_event(old), "api-elb")
-    story.check("the record is left as it was while api-elb is gone", cname(clients, lab.zone_id) == old["dns"])
-    new = lab.load_balancers["api-elb"] = create_load_balancer(clients, "api-elb", lab.api.subnets)
-    story.note("moto gives a recreated load balancer the same DNS name; in AWS it changes and sync_dns upserts it")
-    story.deliver(create_load_balancer_event("api-elb", new, lab.api.subnets), "api-elb")
-    story.check(f"{RECORD} points at the new api-elb", cname(clients, lab.zone_id) == new["dns"])
-    hand_edit = "old-api.example.com"
+def hand_edit(story: Story, record: str, value: str) -> list[dict[str, Any]]:
+    """Someone UPSERTs ``record`` by hand; the event reaches us-east-1 and is forwarded from there."""
     change: Any = {
         "Action": "UPSERT",
-        "ResourceRecordSet": {"Name": RECORD, "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": hand_edit}]},
+        "ResourceRecordSet": {"Name": record, "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": value}]},
     }
-    clients.route53().change_resource_record_sets(HostedZoneId=lab.zone_id, ChangeBatch={"Changes": [change]})
-    story.deliver(change_record_event(lab.zone_id, RECORD, hand_edit, 60), f"{RECORD} → {hand_edit}")
-    story.check(f"{RECORD} is restored to {new['dns']}", cname(clients, lab.zone_id) == new["dns"])
+    zone = story.lab.zone_id
+    story.clients.route53().change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [change]})
+    return story.deliver_everywhere(change_record_event(zone, record, value, 60), f"{record} → {value}")
+
+
+def chapter_dns_drift(story: Story) -> None:
+    lab, clients = story.lab, story.clients
+    story.chapter("4. DNS: web-elb is recreated, then both records are edited by hand")
+    old = lab.load_balancers["web-elb"]
+    clients.elbv2(REGION).delete_load_balancer(LoadBalancerArn=old["arn"])
+    story.deliver(delete_load_balancer_event(old), "web-elb")
+    story.check(
+        "the record is left as it was while web-elb is gone", cname(clients, lab.zone_id, WEB_RECORD) == old["dns"]
+    )
+    new = lab.load_balancers["web-elb"] = create_load_balancer(clients, "web-elb", lab.web.subnets)
+    story.note("moto gives a recreated load balancer the same DNS name; in AWS it changes and sync_dns upserts it")
+    story.deliver(create_load_balancer_event("web-elb", new, lab.web.subnets), "web-elb")
+    story.check(f"{WEB_RECORD} points at the new web-elb", cname(clients, lab.zone_id, WEB_RECORD) == new["dns"])
+    hand_edit(story, WEB_RECORD, "old-web.example.com")
+    story.check(f"{WEB_RECORD} is restored to {new['dns']}", cname(clients, lab.zone_id, WEB_RECORD) == new["dns"])
+    namesake, remote = lab.load_balancers["api-elb"]["dns"], lab.load_balancers[f"api-elb@{OTHER_REGION}"]["dns"]
+    story.note(f"{RECORD} is pointed at api-elb of {REGION}: the right name, the wrong region")
+    summaries = hand_edit(story, RECORD, namesake)
+    story.check(f"{RECORD} is restored to api-elb in {OTHER_REGION} ({remote})", cname(clients, lab.zone_id) == remote)
+    writes = [a for s in summaries for a in s.get("actions", []) if a.get("outcome") == "done"]
+    story.check(f"the {REGION} and {OTHER_REGION} stacks agree: one write between them", len(writes) == 1)
 
 
 def chapter_route_drift(story: Story, pcx: str) -> None:
@@ -651,9 +765,31 @@ def chapter_route_drift(story: Story, pcx: str) -> None:
     story.check(f"{table} routes {destination} to {pcx} again", route_targets(clients, table).get(destination) == pcx)
 
 
+def chapter_hijack(story: Story, pcx: str) -> None:
+    """A compromised peer associates a public block, hoping every table will send it that traffic."""
+    lab, clients = story.lab, story.clients
+    public = "52.94.0.0/16"
+    story.chapter(f"6. api-vpc's owner associates the public block {public} (a hijack attempt)")
+    clients.ec2(REGION).associate_vpc_cidr_block(VpcId=lab.api.vpc, CidrBlock=public)
+    story.note("AWS allows publicly routable secondary blocks; ALLOWED_PEER_CIDRS says which a peer may announce")
+    summaries = story.deliver(associate_cidr_event(lab.api.vpc, public), f"{lab.api.vpc} {public}")
+    reported = {f["resource"] for s in summaries for f in s.get("conflicts", []) if f.get("destination") == public}
+    story.check(
+        f"no web-vpc table routes {public}",
+        all(public not in route_targets(clients, table) for table in lab.web.tables),
+    )
+    story.check(
+        f"the refusal is reported as a conflict for each web-vpc table ({len(reported)})",
+        reported == set(lab.web.tables),
+    )
+    story.check(
+        f"every web-vpc table still routes {lab.api.cidr} to {pcx}", routed(clients, lab.web, lab.api.cidr, pcx)
+    )
+
+
 def chapter_stranger(story: Story, endpoint: str) -> str:
     lab, clients = story.lab, story.clients
-    story.chapter(f"6. Account {STRANGER} (not on the allowlist) asks to peer with web-vpc")
+    story.chapter(f"7. Account {STRANGER} (not on the allowlist) asks to peer with web-vpc")
     stranger = stranger_clients(clients, endpoint).ec2(REGION)
     vpc = build_network(stranger, "stranger-vpc", "10.2.0.0/16")
     created = stranger.create_vpc_peering_connection(VpcId=vpc.vpc, PeerVpcId=lab.web.vpc, PeerOwnerId=ACCOUNT)
@@ -668,7 +804,7 @@ def chapter_stranger(story: Story, endpoint: str) -> str:
 
 def chapter_sweep(story: Story, stranger_pcx: str) -> None:
     lab, clients = story.lab, story.clients
-    story.chapter("7. The scheduled sweep")
+    story.chapter("8. The scheduled sweep")
     summaries = story.deliver(scheduled_event(), "rate(15 minutes)")
     refused = {f["resource"] for s in summaries for f in s.get("refused", [])}
     changed = {(a["kind"], a["resource"]) for s in summaries for a in s.get("actions", [])}
@@ -694,6 +830,7 @@ def play(story: Story, endpoint: str) -> None:
     pcx = chapter_peering(story)
     chapter_dns_drift(story)
     chapter_route_drift(story, pcx)
+    chapter_hijack(story, pcx)
     stranger_pcx = chapter_stranger(story, endpoint)
     chapter_sweep(story, stranger_pcx)
 
@@ -702,7 +839,7 @@ def final_plan(story: Story, endpoint: str) -> None:
     from peerkeeper import cli  # noqa: PLC0415
     from peerkeeper.settings import Settings  # noqa: PLC0415
 
-    story.chapter("8. peerkeeper plan")
+    story.chapter("9. peerkeeper plan")
     settings = Settings.from_env(os.environ)
     target = cli.Target(Clients(endpoint_url=endpoint), ACCOUNT, (settings,))
     doc = cli.run(cli.dry_run(target), "plan").document()
@@ -711,12 +848,30 @@ def final_plan(story: Story, endpoint: str) -> None:
     story.check("the plan has no action", doc["counts"]["actions"] == 0 and not doc["errors"])
 
 
+def picture(console: Console, endpoint: str, path: Path, when: str) -> None:
+    """``peerkeeper graph --format html`` of the lab as it is now, written to ``path``."""
+    from peerkeeper import cli, graph  # noqa: PLC0415
+    from peerkeeper.settings import Settings  # noqa: PLC0415
+
+    target = cli.Target(Clients(endpoint_url=endpoint), ACCOUNT, (Settings.from_env(os.environ),))
+    result = cli.run(cli.dry_run(target), "graph")
+    observed = graph.observed(result.account_id, result.reports, result.inventories)
+    graph.write_atomically(path, graph.render(graph.picture(observed, errors=result.errors), "html"))
+    console.print(f"  [bold]picture of the lab {when}:[/bold] {path} [dim](open it in a browser)[/dim]")
+
+
 def main() -> int:
     from rich.console import Console  # noqa: PLC0415
 
     from peerkeeper.rules import load_rules  # noqa: PLC0415
 
     console = Console(highlight=False)
+    missing = missing_requirements()
+    if missing:
+        sys.stderr.write(
+            f"peerkeeper: error: the demo needs its emulator ({', '.join(missing)} missing): {DEMO_EXTRA}\n"
+        )
+        return 1
     try:
         root = project_root()
         rules = load_rules(root / "template.yaml")
@@ -727,14 +882,17 @@ def main() -> int:
             lab = build_lab(clients, endpoint)
             console.print(
                 f"  seed lab: web-vpc {lab.web.vpc} 10.0.0.0/16, api-vpc {lab.api.vpc} 10.1.0.0/16, "
-                f"internal ALBs web-elb and api-elb, private zone {ZONE_NAME} ({lab.zone_id}) on web-vpc, "
-                f"log group {LOG_GROUP}, role {ROLE_NAME}"
+                f"internal ALBs web-elb and api-elb in {REGION}, api-eu-vpc 10.3.0.0/16 with an internal ALB also "
+                f"named api-elb in {OTHER_REGION}, private zone {ZONE_NAME} ({lab.zone_id}) on web-vpc and "
+                f"api-eu-vpc, log group {LOG_GROUP}, role {ROLE_NAME}"
             )
             console.print(f"  {len(rules)} rules from template.yaml route the events to functions/*/app.py")
             console.print("  peerkeeper's own calls are played back too, when a rule would deliver them")
             story = Story(console, rules, Functions(root), lab, clients)
+            picture(console, endpoint, Path.cwd() / "demo-before.html", "before reconciling")
             play(story, endpoint)
             final_plan(story, endpoint)
+            picture(console, endpoint, Path.cwd() / "demo-after.html", "after reconciling")
     except DemoError as error:
         console.print(f"[bold red]demo failed:[/bold red] {error}")
         return 1

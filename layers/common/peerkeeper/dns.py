@@ -1,18 +1,26 @@
 """Concern: each ``DNS_RECORDS`` pair is a simple CNAME to its load balancer's current DNS name.
 
-For every ``record=load-balancer`` pair, the private hosted zone whose name is the longest proper
-suffix of the record (when several private zones share that name: the one associated with a VPC of
-this account in this region) holds exactly one simple-routing CNAME ``record`` with the load
-balancer's DNS name and ``DNS_TTL``:
+For every ``record=load-balancer[@region]`` pair, the private hosted zone whose name is the longest
+proper suffix of the record (when several private zones share that name: the one associated with a
+VPC of this account in this region) holds exactly one simple-routing CNAME ``record`` with the DNS
+name of the load balancer of that name in ``region`` (without ``@region``: the function's region) and
+``DNS_TTL``:
 
 - no record, a wrong value or a wrong TTL     -> UPSERT the CNAME;
 - the right CNAME                             -> nothing to do;
 - another type, an alias, a routing policy    -> conflict: left untouched, reported;
 - no such load balancer, no such zone         -> problem: the record is left as it is, never blanked.
+
+Route 53 is global and load balancer names are unique per region only. Stacks in several regions
+with the same ``DNS_RECORDS`` compute the same value for a pair that names its region, so they agree.
+A pair without ``@region`` means a different load balancer in each region: when the record already
+points at a load balancer of another region, it is reported as a conflict instead of overwritten,
+so two stacks sharing a zone never take turns rewriting it (every sweep would flip it back).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -81,7 +89,8 @@ class DnsWorld:
     records: tuple[DnsRecord, ...]
     zones: tuple[HostedZone, ...] = ()
     own_vpcs: frozenset[str] = frozenset()  # this account's VPCs in ``region`` among the zones' VPCs
-    load_balancers: Mapping[str, str] = field(default_factory=dict)  # lower-case name -> DNS name
+    # (load balancer's region, lower-case name) -> DNS name
+    load_balancers: Mapping[tuple[str, str], str] = field(default_factory=dict)
     record_sets: Mapping[tuple[str, str], tuple[RecordSet, ...]] = field(default_factory=dict)  # (zone, name)
 
 
@@ -142,6 +151,20 @@ def desired_record(zone: HostedZone, record: str, value: str, ttl: int) -> dict[
     }
 
 
+# The region inside a load balancer's DNS name: classic and application load balancers
+# (``[internal-]name-1234.eu-west-1.elb.amazonaws.com``), network load balancers
+# (``name-1234.elb.eu-west-1.amazonaws.com``), ``.com.cn`` in China.
+_ELB_REGION_RE = re.compile(
+    r"(?:\.(?P<alb>[a-z]{2}(?:-[a-z]+)+-\d+)\.elb|\.elb\.(?P<nlb>[a-z]{2}(?:-[a-z]+)+-\d+))\.amazonaws\.com(?:\.cn)?$"
+)
+
+
+def load_balancer_region(dns_name: str) -> str:
+    """The region a load balancer's DNS name says it is in, or "" for any other name."""
+    match = _ELB_REGION_RE.search(normalise_name(dns_name))
+    return (match.group("alb") or match.group("nlb")) if match else ""
+
+
 def _kind(record_set: RecordSet) -> str:
     alias = " alias" if record_set.alias else ""
     routing = " with a routing policy" if record_set.routing else ""
@@ -161,6 +184,14 @@ def drift(existing: tuple[RecordSet, ...], value: str, ttl: int) -> tuple[str, s
     if current.ttl != ttl:
         return "upsert", f"has TTL {current.ttl}, not {ttl}"
     return None
+
+
+def _owned_elsewhere(pair: DnsRecord, existing: tuple[RecordSet, ...], region: str) -> str:
+    """The other region whose load balancer the record points at, when ``pair`` names no region."""
+    if pair.region or len(existing) != 1 or len(existing[0].values) != 1:
+        return ""
+    other = load_balancer_region(existing[0].values[0])
+    return other if other and other != region else ""
 
 
 def plan(world: DnsWorld, settings: Settings) -> Plan:
@@ -186,15 +217,25 @@ def plan(world: DnsWorld, settings: Settings) -> Plan:
             continue
         zone = choice.zone
         detail["zone"] = f"{zone.name} ({zone.id})"
-        value = world.load_balancers.get(pair.load_balancer.lower())
+        lb_region = pair.load_balancer_region(region)
+        detail["load_balancer_region"] = lb_region
+        value = world.load_balancers.get((lb_region, pair.load_balancer.lower()))
         if value is None:
-            reason = f"load balancer {pair.load_balancer} not found: record left as it is"
+            reason = f"load balancer {pair.load_balancer} not found in {lb_region}: record left as it is"
             problems.append(Finding(record, region, reason, detail))
             continue
-        verdict = drift(world.record_sets.get((zone.id, record), ()), value, settings.dns_ttl)
+        existing = world.record_sets.get((zone.id, record), ())
+        verdict = drift(existing, value, settings.dns_ttl)
         if verdict is None:
             continue
         kind, why = verdict
+        elsewhere = _owned_elsewhere(pair, existing, region) if kind == "upsert" else ""
+        if elsewhere:
+            kind = "conflict"
+            why = (
+                f"{why}, a load balancer in {elsewhere}: DNS_RECORDS names no region for {pair.load_balancer}, "
+                f"so the stack in {elsewhere} may own it (write {pair.load_balancer}@<region> to say which)"
+            )
         reason = f"{record} in {zone.name} {why}"
         if kind == "conflict":
             conflicts.append(Finding(record, region, reason, {**detail, "wanted": f"CNAME {value}"}))
@@ -206,11 +247,19 @@ def plan(world: DnsWorld, settings: Settings) -> Plan:
 
 # -- observe ----------------------------------------------------------------------------------
 def _records_in_scope(settings: Settings, scope: Scope) -> tuple[DnsRecord, ...]:
-    """Pairs to look at; zone events are narrowed later, once zones are resolved (no extra call)."""
+    """Pairs to look at; zone events are narrowed later, once zones are resolved (no extra call).
+
+    A load balancer event names a load balancer of the event's region: pairs naming that name in
+    another region are about another load balancer.
+    """
     if scope.whole_region or scope.zone_ids:
         return settings.dns_records
     named = {name.lower() for name in scope.load_balancers}
-    return tuple(pair for pair in settings.dns_records if pair.load_balancer.lower() in named)
+    return tuple(
+        pair
+        for pair in settings.dns_records
+        if pair.load_balancer.lower() in named and pair.load_balancer_region(settings.region) == scope.region
+    )
 
 
 def _chunks(names: Collection[str]) -> Iterator[list[str]]:
@@ -349,21 +398,32 @@ def observe(env: Env, scope: Scope) -> DnsWorld:
     if not records:
         return DnsWorld(region=region, records=())
     env.inventory.deadline.check("ListHostedZonesByName", pages=0)  # Route 53's reads are not the inventory's
-    route53 = env.clients.route53()
+    route53 = env.clients.route53(region)
     zones = _hosted_zones(route53)
     if scope.zone_ids and not scope.whole_region:
         records = tuple(pair for pair in records if _touches(pair, zones, scope.zone_ids))
     zones = _with_vpcs(route53, zones, records)
     own_vpcs = _own_vpcs(env, region, zones)
     chosen = {pair: choose_zone(pair.record, zones, own_vpcs, region).zone for pair in records}
-    names = {pair.load_balancer for pair, zone in chosen.items() if zone is not None}
-    load_balancers = load_balancer_dns_names(env.clients, region, names)
+    load_balancers = _load_balancers(env.clients, [pair for pair, zone in chosen.items() if zone], region)
     record_sets = {
         (zone.id, pair.record): _record_sets(route53, zone.id, pair.record)
         for pair, zone in chosen.items()
-        if zone is not None and pair.load_balancer.lower() in load_balancers
+        if zone is not None and (pair.load_balancer_region(region), pair.load_balancer.lower()) in load_balancers
     }
     return DnsWorld(region, records, tuple(zones), own_vpcs, load_balancers, record_sets)
+
+
+def _load_balancers(clients: Clients, pairs: Iterable[DnsRecord], region: str) -> dict[tuple[str, str], str]:
+    """(region, lower-case name) -> DNS name of the pairs' load balancers, looked up in their regions."""
+    by_region: dict[str, set[str]] = {}
+    for pair in pairs:
+        by_region.setdefault(pair.load_balancer_region(region), set()).add(pair.load_balancer)
+    return {
+        (lb_region, name): dns_name
+        for lb_region, names in sorted(by_region.items())
+        for name, dns_name in load_balancer_dns_names(clients, lb_region, names).items()
+    }
 
 
 def plan_for(env: Env, scope: Scope) -> Plan:
@@ -374,7 +434,7 @@ def plan_for(env: Env, scope: Scope) -> Plan:
 def _upsert(clients: Clients, action: Action) -> None:
     # PriorRequestNotComplete (a concurrent change to the zone) is retried with backoff by botocore:
     # see clients.py and tests/unit/test_dns_retry.py.
-    clients.route53().change_resource_record_sets(**action.params)
+    clients.route53(action.region).change_resource_record_sets(**action.params)
 
 
 EXECUTORS: Mapping[str, Executor] = {UPSERT: _upsert}

@@ -24,6 +24,10 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _LB_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 _LB_ARN_RE = re.compile(r":loadbalancer/(?:(?:app|net|gwy)/)?([A-Za-z0-9-]{1,32})(?:/[0-9a-f]+)?$")
 _MAX_IDS = 100
+# Global services: their events name us-east-1 (where AWS delivers them, or whence the us-east-1
+# stack forwards them), but say nothing about where to look. Each function reconciles them for its
+# own configuration and region.
+_GLOBAL_SOURCES = frozenset({"route53.amazonaws.com"})
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,24 @@ _PARSERS: dict[tuple[str, str], Callable[[Mapping[str, Any]], dict[str, Any]]] =
 }
 
 
+_EVENT_ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def delivery_id(event: Any, context: Any) -> str:
+    """What stays the same across retries of one delivery, and changes with the next event.
+
+    The EventBridge event ``id`` (kept when EventBridge retries the target), else the Lambda request
+    id (kept when Lambda retries an asynchronous invocation), else "" (the caller makes a fresh one).
+    """
+    event_id = event.get("id") if isinstance(event, Mapping) else None
+    if isinstance(event_id, str) and _EVENT_ID_RE.match(event_id):
+        return f"event-{event_id}"
+    request_id = getattr(context, "aws_request_id", None)
+    if isinstance(request_id, str) and _EVENT_ID_RE.match(request_id):
+        return f"request-{request_id}"
+    return ""
+
+
 def _text(value: Any, pattern: re.Pattern[str]) -> str:
     return value if isinstance(value, str) and pattern.match(value) else ""
 
@@ -198,6 +220,8 @@ def scope_from_event(event: Any, default_region: str) -> Scope:
     aws_region = detail.get("awsRegion")
     if isinstance(aws_region, str) and _REGION_RE.match(aws_region):
         base = replace(base, region=aws_region)
+    if str(detail.get("eventSource")) in _GLOBAL_SOURCES:
+        base = replace(base, region=default_region)
     parser = _PARSERS.get((str(detail.get("eventSource")), str(name)))
     if parser is None:
         return replace(base, ignored_reason="unknown event")

@@ -16,13 +16,13 @@ import hashlib
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from peerkeeper.clients import Clients
 from peerkeeper.events import Scope
+from peerkeeper.inventory import filter_chunks
 from peerkeeper.model import Action, Plan, Vpc
 from peerkeeper.reconcile import Env, Executor, ResourceResult
 from peerkeeper.settings import Settings
@@ -36,8 +36,6 @@ BATCH_SIZE = 1000  # CreateFlowLogs accepts up to 1,000 resource ids
 DESTINATION_TYPE = "cloud-watch-logs"
 ALREADY_EXISTS = "FlowLogAlreadyExists"
 _NAMED_IN_RESOURCE = 10  # a batch's resource string lists this many ids, then a count
-_FILTER_CHUNK = 200  # values per EC2 filter
-_TOKEN_WINDOW_MINUTES = 10
 
 
 @dataclass(frozen=True)
@@ -57,9 +55,9 @@ class FlowLogWorld:
 
     vpcs: tuple[Vpc, ...]
     flow_logs: tuple[FlowLog, ...]
-    # Salts the ClientToken: a retry soon after is idempotent, while a batch whose flow logs were
-    # deleted later is not answered with the old, deleted result (EC2 remembers tokens for a while).
-    token_window: str = ""
+    # Salts the ClientToken (see reconcile.Env): a retry of one delivery is idempotent, while the next
+    # delivery, even a minute later, is not answered with EC2's memory of a flow log since deleted.
+    delivery_id: str = ""
 
 
 def parse_flow_log(item: Mapping[str, Any]) -> FlowLog:
@@ -95,9 +93,9 @@ def vpcs_without_flow_log(world: FlowLogWorld, settings: Settings, account_id: s
     )
 
 
-def client_token(params: Mapping[str, Any], window: str = "") -> str:
-    """Deterministic from the batch (same VPCs, same destination, same window -> same token)."""
-    content = json.dumps({**params, "window": window}, sort_keys=True, default=list)
+def client_token(params: Mapping[str, Any], delivery_id: str = "") -> str:
+    """Deterministic from the batch and the delivery (same VPCs, destination and delivery -> same token)."""
+    content = json.dumps({**params, "delivery": delivery_id}, sort_keys=True, default=list)
     return "peerkeeper-" + hashlib.sha256(content.encode()).hexdigest()[:48]  # ClientToken: at most 64 chars
 
 
@@ -127,7 +125,7 @@ def plan(world: FlowLogWorld, settings: Settings, account_id: str) -> Plan:
             "LogGroupName": settings.flow_log_group,
             "DeliverLogsPermissionArn": settings.role_arn_for(account_id),
         }
-        params["ClientToken"] = client_token(params, world.token_window)
+        params["ClientToken"] = client_token(params, world.delivery_id)
         reason = (
             f"{len(ids)} VPC(s) have no {settings.flow_log_traffic_type} flow log "
             f"to log group {settings.flow_log_group}"
@@ -140,31 +138,24 @@ def plan(world: FlowLogWorld, settings: Settings, account_id: str) -> Plan:
 def _describe_flow_logs(ec2: EC2Client, vpc_ids: Collection[str]) -> list[FlowLog]:
     """Flow logs of the named VPCs (one filtered call per 200 ids)."""
     paginator = ec2.get_paginator("describe_flow_logs")
-    ordered = sorted(vpc_ids)
-    chunks = [ordered[i : i + _FILTER_CHUNK] for i in range(0, len(ordered), _FILTER_CHUNK)]
-    pages = [paginator.paginate(Filters=[{"Name": "resource-id", "Values": chunk}]) for chunk in chunks]
+    pages = [paginator.paginate(Filters=[{"Name": "resource-id", "Values": chunk}]) for chunk in filter_chunks(vpc_ids)]
     return [parse_flow_log(item) for pager in pages for page in pager for item in page.get("FlowLogs", [])]
 
 
-def _token_window(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:") + f"{now.minute // _TOKEN_WINDOW_MINUTES:d}"
-
-
-def observe(env: Env, scope: Scope, now: datetime | None = None) -> FlowLogWorld:
+def observe(env: Env, scope: Scope) -> FlowLogWorld:
     """The VPCs in scope (the whole region, or the ones an event names) and their flow logs."""
-    window = _token_window(now or datetime.now(UTC))
     if scope.whole_region:
         vpcs = env.inventory.all_vpcs(scope.region)
         if not vpcs:
-            return FlowLogWorld(vpcs=(), flow_logs=(), token_window=window)
+            return FlowLogWorld(vpcs=(), flow_logs=(), delivery_id=env.delivery_id)
         # Read with the region's other listings, at the same time (Inventory.load_region).
         flow_logs = [parse_flow_log(item) for item in env.inventory.all_flow_logs(scope.region)]
-        return FlowLogWorld(vpcs=tuple(vpcs), flow_logs=tuple(flow_logs), token_window=window)
+        return FlowLogWorld(vpcs=tuple(vpcs), flow_logs=tuple(flow_logs), delivery_id=env.delivery_id)
     vpcs = list(env.inventory.vpcs(scope.region, scope.vpc_ids).values())
     if not vpcs:
-        return FlowLogWorld(vpcs=(), flow_logs=(), token_window=window)
+        return FlowLogWorld(vpcs=(), flow_logs=(), delivery_id=env.delivery_id)
     flow_logs = _describe_flow_logs(env.clients.ec2(scope.region), {vpc.id for vpc in vpcs})
-    return FlowLogWorld(vpcs=tuple(vpcs), flow_logs=tuple(flow_logs), token_window=window)
+    return FlowLogWorld(vpcs=tuple(vpcs), flow_logs=tuple(flow_logs), delivery_id=env.delivery_id)
 
 
 def plan_for(env: Env, scope: Scope) -> Plan:

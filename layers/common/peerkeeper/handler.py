@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from peerkeeper.clients import default_clients
-from peerkeeper.events import Scope, scope_from_event
+from peerkeeper.events import Scope, delivery_id, scope_from_event
 from peerkeeper.notify import notify
 from peerkeeper.observability import logger, metrics
 from peerkeeper.reconcile import Pacer
@@ -36,7 +36,8 @@ def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: b
         logger.info("event ignored", extra={"reason": scope.ignored_reason})
         metrics.add_metric(name="EventIgnored", unit="Count", value=1)
         return {"mode": settings.mode, "actions": [], "ignored": scope.ignored_reason}
-    env = env_for(settings, default_clients(), account_from_context(context) or scope.account)
+    account = account_from_context(context) or scope.account
+    env = env_for(settings, default_clients(), account, delivery_id(event, context))
     pacer = Pacer(settings.mutation_rate, settings.mutation_burst)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     time_left = (lambda: remaining() / 1000) if callable(remaining) else None

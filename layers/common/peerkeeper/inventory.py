@@ -25,11 +25,13 @@ from typing import Any, TypeVar
 
 from peerkeeper.clients import Clients
 from peerkeeper.deadline import Deadline
-from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored
+from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored, name_tag
 
 # A CIDR being associated is routable by the time its CloudTrail event arrives (seconds later).
 _LIVE_CIDR_STATES = ("associated", "associating")
-_FILTER_CHUNK = 200  # values per EC2 filter
+# Values per EC2 filter: more fail the whole call with FilterLimitExceeded (moto accepts any number).
+# Every filtered describe splits its values into chunks of this size and merges the answers.
+FILTER_VALUES_LIMIT = 200
 _READ_THREADS = 8  # at most this many reads in flight at once (EC2 allows bursts of 100 describes)
 # The region-wide listings: kind -> (operation, result key). ``flow_logs`` are kept as AWS returns
 # them (the flow-log concern parses its own).
@@ -41,17 +43,37 @@ BULK_READS: Mapping[str, tuple[str, str]] = {
 }
 DEFAULT_KINDS = ("vpcs", "route_tables", "peerings")
 T = TypeVar("T")
-_ROUTE_TARGET_KEYS = (
+# Every target field of botocore's ``Route`` shape (EC2 2016-11-15), most specific first: a NAT
+# instance's route carries InstanceId and NetworkInterfaceId. A Gateway Load Balancer endpoint reads
+# back as GatewayId ``vpce-...``; VpcEndpointId (CreateRoute's name for it) is accepted too. IpAddress
+# is the next hop of a route VPC Route Server advertised (origin ``Advertisement``).
+ROUTE_TARGET_KEYS = (
     "VpcPeeringConnectionId",
     "GatewayId",
+    "InstanceId",
+    "NetworkInterfaceId",
     "NatGatewayId",
     "TransitGatewayId",
-    "NetworkInterfaceId",
-    "InstanceId",
     "LocalGatewayId",
     "CarrierGatewayId",
     "EgressOnlyInternetGatewayId",
     "CoreNetworkArn",
+    "OdbNetworkArn",
+    "VpcEndpointId",
+    "IpAddress",
+)
+# Fields of ``Route`` that are not a target. Any other field found on a route without a known
+# target is read as its target (a target type newer than this code), never as "no target".
+ROUTE_NON_TARGET_KEYS = frozenset(
+    {
+        "DestinationCidrBlock",
+        "DestinationIpv6CidrBlock",
+        "DestinationPrefixListId",
+        "InstanceOwnerId",
+        "Origin",
+        "State",
+        "IgwFirewall",
+    }
 )
 
 
@@ -62,10 +84,11 @@ def normalise_cidr(cidr: str) -> str:
         return cidr
 
 
-def _chunks(values: Collection[str]) -> Iterator[list[str]]:
+def filter_chunks(values: Collection[str]) -> Iterator[list[str]]:
+    """``values`` sorted, in chunks that one EC2 filter accepts."""
     ordered = sorted(values)
-    for start in range(0, len(ordered), _FILTER_CHUNK):
-        yield ordered[start : start + _FILTER_CHUNK]
+    for start in range(0, len(ordered), FILTER_VALUES_LIMIT):
+        yield ordered[start : start + FILTER_VALUES_LIMIT]
 
 
 def read_together(reads: Sequence[Callable[[], T]]) -> list[T]:
@@ -107,25 +130,58 @@ def parse_vpc(item: Mapping[str, Any], region: str) -> Vpc:
         cidrs=tuple(normalise_cidr(c) for c in cidrs),
         ipv6_cidrs=tuple(normalise_cidr(c) for c in ipv6),
         ignored=is_ignored(item.get("Tags")),
+        name=name_tag(item.get("Tags")),
     )
 
 
-def _parse_route(item: Mapping[str, Any]) -> Route | None:
+def route_target(item: Mapping[str, Any]) -> str:
+    """The id or ARN a route sends traffic to; empty when the route names none peerkeeper can read."""
+    known = next((str(item[key]) for key in ROUTE_TARGET_KEYS if item.get(key)), "")
+    if known:
+        return known
+    return next(
+        (
+            str(value)
+            for key, value in sorted(item.items())
+            if key not in ROUTE_NON_TARGET_KEYS and isinstance(value, str) and value
+        ),
+        "",
+    )
+
+
+def parse_route(item: Mapping[str, Any]) -> Route | None:
     destination = item.get("DestinationCidrBlock") or item.get("DestinationIpv6CidrBlock")
     if not destination:
         return None  # prefix-list routes are not ours to judge
-    target = next((str(item[key]) for key in _ROUTE_TARGET_KEYS if item.get(key)), "")
-    return Route(destination=normalise_cidr(destination), target=target, state=item.get("State", "active"))
+    return Route(
+        destination=normalise_cidr(destination),
+        target=route_target(item),
+        state=item.get("State") or "active",
+        origin=item.get("Origin") or "",
+    )
+
+
+def edge_gateways(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """Gateways a route table is edge-associated with (``Associations[].GatewayId``), while associated."""
+    return tuple(
+        sorted(
+            str(assoc["GatewayId"])
+            for assoc in item.get("Associations") or ()
+            if assoc.get("GatewayId")
+            and (assoc.get("AssociationState") or {}).get("State", "associated") in ("associated", "associating")
+        )
+    )
 
 
 def parse_route_table(item: Mapping[str, Any], region: str) -> RouteTable:
-    routes = tuple(route for route in map(_parse_route, item.get("Routes") or ()) if route is not None)
+    routes = tuple(route for route in map(parse_route, item.get("Routes") or ()) if route is not None)
     return RouteTable(
         id=item["RouteTableId"],
         vpc_id=item.get("VpcId", ""),
         region=region,
         routes=routes,
         ignored=is_ignored(item.get("Tags")),
+        edge_gateways=edge_gateways(item),
     )
 
 
@@ -198,7 +254,7 @@ class Inventory:
         missing = set(ids) - set(known)
         if missing and ("vpcs", region) not in self._complete:
             ec2 = self.clients.ec2(region)
-            for chunk in _chunks(missing):
+            for chunk in filter_chunks(missing):
                 filters = [{"Name": "vpc-id", "Values": chunk}]
                 self._store_vpcs(region, self._pages(ec2, "describe_vpcs", "Vpcs", filters))
             known = self._vpcs[region]
@@ -223,7 +279,7 @@ class Inventory:
                 asked = self._asked.setdefault((name, region), set())
                 todo = set(values) - asked
                 asked.update(todo)
-                for chunk in _chunks(todo):
+                for chunk in filter_chunks(todo):
                     filters = [{"Name": name, "Values": chunk}]
                     self._store_tables(region, self._pages(ec2, "describe_route_tables", "RouteTables", filters))
         wanted_vpcs, wanted_tables = set(vpc_ids), set(table_ids)
@@ -248,14 +304,14 @@ class Inventory:
         query = (region, frozenset(ids), frozenset(statuses))
         if ("peerings", region) not in self._complete and query not in self._peering_queries:
             self._peering_queries.add(query)
-            filters: list[dict[str, Any]] = []
-            if ids:
-                filters.append({"Name": "vpc-peering-connection-id", "Values": sorted(ids)})
-            if statuses:
-                filters.append({"Name": "status-code", "Values": sorted(statuses)})
+            by_status = [{"Name": "status-code", "Values": sorted(statuses)}] if statuses else []
+            by_id = [[{"Name": "vpc-peering-connection-id", "Values": chunk}] for chunk in filter_chunks(ids)]
             ec2 = self.clients.ec2(region)
-            items = self._pages(ec2, "describe_vpc_peering_connections", "VpcPeeringConnections", filters)
-            self._store_peerings(region, items)
+            for filters in by_id or [[]]:
+                items = self._pages(
+                    ec2, "describe_vpc_peering_connections", "VpcPeeringConnections", filters + by_status
+                )
+                self._store_peerings(region, items)
         found = self._peerings.get(region, {}).values()
         return [
             peering
@@ -264,6 +320,23 @@ class Inventory:
             and (not statuses or peering.status in statuses)
             and (not vpc_ids or {peering.requester.vpc_id, peering.accepter.vpc_id} & set(vpc_ids))
         ]
+
+    # -- what was read (for pictures of the plan: no further call) -----------------------------
+    def known_vpcs(self) -> list[Vpc]:
+        """Every VPC read so far, in any region."""
+        return [vpc for region in sorted(self._vpcs) for vpc in self._vpcs[region].values()]
+
+    def known_route_tables(self) -> list[RouteTable]:
+        """Every route table read so far, in any region."""
+        return [table for region in sorted(self._tables) for table in self._tables[region].values()]
+
+    def known_peerings(self) -> list[Peering]:
+        """Every peering connection read so far, in any region (a cross-region one once per region)."""
+        return [peering for region in sorted(self._peerings) for peering in self._peerings[region].values()]
+
+    def complete_regions(self, kind: str) -> set[str]:
+        """Regions where ``kind`` (``vpcs``, ``route_tables``, ``peerings``) was read in full."""
+        return {region for known_kind, region in self._complete if known_kind == kind}
 
     # -- internals ----------------------------------------------------------------------------
     def _pages(self, client: Any, operation: str, key: str, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,6 +15,14 @@ from peerkeeper.settings import IGNORE_TAG_KEY, IGNORE_TAG_VALUE
 ACTIVE = "active"
 PENDING = "pending-acceptance"
 PROVISIONING = "provisioning"
+INITIATING = "initiating-request"
+BLACKHOLE = "blackhole"
+LOCAL = "local"
+
+
+def name_tag(tags: Iterable[Mapping[str, Any]] | None) -> str:
+    """The value of an AWS ``Tags`` list's ``Name`` tag, or ``""``."""
+    return next((str(tag.get("Value", "")) for tag in tags or () if tag.get("Key") == "Name"), "")
 
 
 def is_ignored(tags: Iterable[Mapping[str, Any]] | None) -> bool:
@@ -33,6 +41,7 @@ class Vpc:
     cidrs: tuple[str, ...] = ()
     ipv6_cidrs: tuple[str, ...] = ()
     ignored: bool = False
+    name: str = ""  # the Name tag (for people: pictures and messages, never a decision)
 
 
 @dataclass(frozen=True)
@@ -61,13 +70,20 @@ class Peering:
 
 @dataclass(frozen=True)
 class Route:
+    """One route of a table. ``target`` is the id or ARN it sends traffic to; empty when unknown."""
+
     destination: str
     target: str
     state: str = ACTIVE
+    origin: str = ""
 
     @property
     def peering_id(self) -> str | None:
         return self.target if self.target.startswith("pcx-") else None
+
+    @property
+    def local(self) -> bool:
+        return self.target == LOCAL
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,8 @@ class RouteTable:
     region: str
     routes: tuple[Route, ...] = ()
     ignored: bool = False
+    # Gateways (igw-/vgw-) the table is edge-associated with: a gateway route table.
+    edge_gateways: tuple[str, ...] = ()
 
     def route_to(self, destination: str) -> Route | None:
         return next((route for route in self.routes if route.destination == destination), None)
@@ -116,3 +134,5 @@ class Plan:
     refused: tuple[Finding, ...] = ()
     conflicts: tuple[Finding, ...] = ()
     problems: tuple[Finding, ...] = ()
+    # Not decidable yet (a connection still being created): an event retries, the sweep waits.
+    waiting: tuple[Finding, ...] = ()

@@ -1,9 +1,14 @@
 """Concern: accept allowlisted peering requests (and reject the rest under ``REJECT_UNLISTED``).
 
 Desired state: a ``pending-acceptance`` connection whose accepter VPC is in this account is
-accepted, in the accepter's region, when the requester account and VPC are allowed, no IPv4 CIDR of
-one side overlaps one of the other, and nothing involved carries the ignore tag. Anything else is
-refused with a reason.
+accepted, in the accepter's region, when the requester account and VPC are allowed, every IPv4 CIDR
+of the requester lies inside ``ALLOWED_PEER_CIDRS``, no IPv4 CIDR of one side overlaps one of the
+other, and nothing involved carries the ignore tag. Anything else is refused with a reason.
+
+Not refusals: a request this account sent to another account (it waits there, not here), and a
+connection still being created (``initiating-request``, or not yet visible in the accepter's region:
+a cross-region request takes seconds to appear there). The latter is ``waiting``: an event's run
+raises so Lambda retries it; the sweep leaves it for its next run.
 """
 
 from __future__ import annotations
@@ -14,22 +19,32 @@ from collections.abc import Iterable, Mapping
 
 from peerkeeper.clients import Clients
 from peerkeeper.events import Scope
-from peerkeeper.model import ACTIVE, PENDING, Action, Finding, Peering, PeeringSide, Plan, Vpc
+from peerkeeper.model import ACTIVE, INITIATING, PENDING, Action, Finding, Peering, PeeringSide, Plan, Vpc
 from peerkeeper.reconcile import Env, Executor
 from peerkeeper.settings import Settings
 
 CONCERN = "peering"
 ACCEPT, REJECT = "accept-peering", "reject-peering"
+_SETTLING = frozenset({INITIATING, PENDING})  # a request on its way to the accepter
 
 
 # -- observe ----------------------------------------------------------------------------------
-def observe(env: Env, scope: Scope) -> tuple[list[Peering], dict[str, Vpc]]:
-    """The connections in scope (from the accepter's region) and this account's VPCs they involve."""
+def observe(env: Env, scope: Scope) -> tuple[list[Peering], dict[str, Vpc], list[Peering]]:
+    """The connections in scope (from the accepter's region), this account's VPCs they involve, and
+    those an event named that the accepter's region does not show yet (seen from the event's region).
+    """
+    unseen: list[Peering] = []
     if scope.whole_region:
         peerings = env.inventory.peerings(scope.region, statuses=(PENDING,))
         peerings = [p for p in peerings if p.accepter.region == scope.region]
     elif scope.peering_ids:
-        peerings = env.inventory.peerings(scope.peering_region or scope.region, ids=scope.peering_ids)
+        accepter_region = scope.peering_region or scope.region
+        peerings = env.inventory.peerings(accepter_region, ids=scope.peering_ids)
+        missing = set(scope.peering_ids) - {p.id for p in peerings}
+        if missing and accepter_region != scope.region:
+            # A cross-region request is logged in the requester's region before the accepter's
+            # region knows it: still being created there is not gone.
+            unseen = [p for p in env.inventory.peerings(scope.region, ids=missing) if p.status in _SETTLING]
     else:
         peerings = []
     wanted: dict[str, set[str]] = defaultdict(set)
@@ -40,7 +55,7 @@ def observe(env: Env, scope: Scope) -> tuple[list[Peering], dict[str, Vpc]]:
     vpcs: dict[str, Vpc] = {}
     for region, ids in wanted.items():
         vpcs.update(env.inventory.vpcs(region, ids))
-    return peerings, vpcs
+    return peerings, vpcs, unseen
 
 
 # -- plan (pure) ------------------------------------------------------------------------------
@@ -82,6 +97,9 @@ def refusal_reason(
     requester_cidrs, accepter_cidrs = side_cidrs(requester, vpcs), side_cidrs(accepter, vpcs)
     if not requester_cidrs or not accepter_cidrs:
         return "CIDRs of the requester VPC are unknown", False
+    outside = [cidr for cidr in requester_cidrs if not settings.cidr_allowed(cidr)]
+    if outside:
+        return f"requester CIDR {', '.join(outside)} is outside ALLOWED_PEER_CIDRS", True
     overlaps = overlapping(requester_cidrs, accepter_cidrs)
     if overlaps:
         pairs = ", ".join(f"{a} overlaps {b}" for a, b in overlaps)
@@ -89,13 +107,29 @@ def refusal_reason(
     return None
 
 
-def plan(peerings: Iterable[Peering], vpcs: Mapping[str, Vpc], settings: Settings, account_id: str) -> Plan:
+def outgoing(peering: Peering, account_id: str) -> bool:
+    """A request this account sent to another account: it waits there, there is nothing to decide."""
+    return peering.requester.owner_id == account_id and peering.accepter.owner_id != account_id
+
+
+def plan(
+    peerings: Iterable[Peering],
+    vpcs: Mapping[str, Vpc],
+    settings: Settings,
+    account_id: str,
+    unseen: Iterable[Peering] = (),
+) -> Plan:
+    """Accept, refuse (and maybe reject) each request; ``unseen`` ones are not in the accepter's region yet."""
     actions: list[Action] = []
     refused: list[Finding] = []
+    waiting: list[Finding] = []
     for peering in sorted(peerings, key=lambda p: p.id):
         region = peering.accepter.region
-        if peering.status == ACTIVE:
-            continue  # accepted already: nothing to decide
+        if peering.status == ACTIVE or outgoing(peering, account_id):
+            continue  # accepted already, or the other account's to decide
+        if peering.status == INITIATING:
+            waiting.append(Finding(peering.id, region, "still initiating-request: not pending acceptance yet"))
+            continue
         verdict = refusal_reason(peering, vpcs, settings, account_id)
         detail = {"requester": f"{peering.requester.owner_id}/{peering.requester.vpc_id}"}
         if verdict is None:
@@ -106,12 +140,16 @@ def plan(peerings: Iterable[Peering], vpcs: Mapping[str, Vpc], settings: Setting
         refused.append(Finding(peering.id, region, reason, detail))
         if rejectable and settings.reject_unlisted:
             actions.append(Action(REJECT, peering.id, region, reason, {"VpcPeeringConnectionId": peering.id}))
-    return Plan(CONCERN, actions=tuple(actions), refused=tuple(refused))
+    for peering in sorted(unseen, key=lambda p: p.id):
+        if peering.accepter.owner_id == account_id:
+            reason = f"{peering.status} and not yet visible in the accepter's region {peering.accepter.region}"
+            waiting.append(Finding(peering.id, peering.accepter.region, reason))
+    return Plan(CONCERN, actions=tuple(actions), refused=tuple(refused), waiting=tuple(waiting))
 
 
 def plan_for(env: Env, scope: Scope) -> Plan:
-    peerings, vpcs = observe(env, scope)
-    return plan(peerings, vpcs, env.settings, env.account_id)
+    peerings, vpcs, unseen = observe(env, scope)
+    return plan(peerings, vpcs, env.settings, env.account_id, unseen)
 
 
 # -- apply ------------------------------------------------------------------------------------

@@ -6,7 +6,10 @@ action, paced, with the outcome of each classified as
 - ``planned``   dry-run: nothing was called;
 - ``done``      the call succeeded;
 - ``converged`` the call said it was already done (``RouteAlreadyExists`` and friends);
-- ``terminal``  the resource vanished or changed state under us: logged, not retried;
+- ``terminal``  the resource vanished or changed state under us, a quota is reached, the target
+                cannot take the change, or another writer holds the resource: logged, reported
+                (a quota or an unsupported target in ``problems``, a lost race in ``conflicts``),
+                not retried;
 - ``failed``    anything else (throttling past botocore's retries, access denied, 5xx): the rest
                 of the plan still runs, then the invocation fails so the event is retried;
 - ``skipped``   the deadline came first: the next run carries on.
@@ -20,8 +23,9 @@ terminal, done, converged), so one retryable failure in a batch still makes the 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -71,22 +75,98 @@ TERMINAL_CODES = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Quota:
+    """The AWS quota behind a limit error: its Service Quotas name, and code when it has one.
+
+    The current value is not read (that needs ``servicequotas:GetServiceQuota`` and a call per
+    error); the code is what an operator looks up or raises in Service Quotas (service ``vpc``).
+    """
+
+    name: str
+    code: str = ""
+
+    def describe(self) -> str:
+        return f"{self.name} (Service Quotas vpc/{self.code})" if self.code else self.name
+
+
+_ROUTES_PER_TABLE = Quota("Routes per route table", "L-93826ACB")
+_ACTIVE_PEERINGS = Quota("Active VPC peering connections per VPC", "L-7E9ECCDB")
+_OUTSTANDING_REQUESTS = Quota("Outstanding VPC peering connection requests", "L-DC9F7029")
+# Codes EC2 answers when a quota is reached (EC2 API Reference, "Error codes"). Terminal: a retry
+# meets the same quota until someone raises it or frees capacity.
+QUOTA_CODES: Mapping[str, Quota] = {
+    "RouteLimitExceeded": _ROUTES_PER_TABLE,
+    "ResourceCountLimitExceeded": Quota("a resource limit for creating routes"),
+    "ActiveVpcPeeringConnectionPerVpcLimitExceeded": _ACTIVE_PEERINGS,
+    "VpcPeeringConnectionsPerVpcLimitExceeded": _ACTIVE_PEERINGS,
+    "VpcPeeringConnectionLimitExceeded": _ACTIVE_PEERINGS,
+    "OutstandingVpcPeeringConnectionLimitExceeded": _OUTSTANDING_REQUESTS,
+    "PendingVpcPeeringConnectionLimitExceeded": _OUTSTANDING_REQUESTS,
+    "FlowLogsLimitExceeded": Quota("Flow logs per single network interface, subnet, or VPC"),
+}
+# "The route target is not supported" (a gateway route table takes only local, Gateway Load
+# Balancer endpoint and network interface targets): InvalidParameterValue with this message.
+_UNSUPPORTED_TARGET_CODES = frozenset(
+    {"InvalidParameterValue", "InvalidParameterCombination", "InvalidRoute.InvalidState"}
+)
+_UNSUPPORTED_TARGET_TEXT = ("not supported", "only supports")
+
+
 class ReconcileError(RuntimeError):
     """Raised after the whole plan ran when some action failed for a retryable reason."""
 
 
+class ActionConflict(Exception):
+    """An executor found that someone else holds what the action wanted (e.g. a lost race)."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.reason)
+        self.finding = finding
+
+
+def quota_of(code: str) -> Quota | None:
+    return QUOTA_CODES.get(code.removeprefix("Client.").removeprefix("Server."))
+
+
+def unsupported_target(code: str, message: str) -> bool:
+    bare = code.removeprefix("Client.").removeprefix("Server.")
+    text = message.lower()
+    return bare in _UNSUPPORTED_TARGET_CODES and "target" in text and any(t in text for t in _UNSUPPORTED_TARGET_TEXT)
+
+
+def limit_finding(action: Action, resource: str, code: str, message: str) -> Finding | None:
+    """The problem to report for a quota or unsupported-target error; ``None`` for any other error."""
+    quota = quota_of(code)
+    if quota is not None:
+        reason = f"{action.kind} {resource}: quota reached: {quota.describe()} ({code}: {message})"
+        detail = {"code": code, "quota": quota.name, "quota_code": quota.code, "action": action.kind}
+        return Finding(resource, action.region, reason, detail)
+    if unsupported_target(code, message):
+        reason = f"{action.kind} {resource}: the target is not supported there ({code}: {message})"
+        return Finding(resource, action.region, reason, {"code": code, "action": action.kind})
+    return None
+
+
 @dataclass(frozen=True)
 class Env:
-    """Everything a reconcile needs: validated settings, clients, the account, and what was observed."""
+    """Everything a reconcile needs: validated settings, clients, the account, and what was observed.
+
+    ``delivery_id`` names the delivery being reconciled: the same on every retry of one event (its
+    EventBridge id, else Lambda's request id), new for a new event, fresh for each CLI run. Idempotency
+    tokens derive from it, so a retry is answered from EC2's memory and a new delivery is not.
+    """
 
     settings: Settings
     clients: Clients
     account_id: str
     inventory: Inventory
+    delivery_id: str = ""
 
     @classmethod
-    def create(cls, settings: Settings, clients: Clients, account_id: str) -> Env:
-        return cls(settings, clients, account_id, Inventory(clients, account_id))
+    def create(cls, settings: Settings, clients: Clients, account_id: str, delivery_id: str = "") -> Env:
+        delivery = delivery_id or f"run-{uuid.uuid4()}"
+        return cls(settings, clients, account_id, Inventory(clients, account_id), delivery)
 
 
 @dataclass(frozen=True)
@@ -102,6 +182,8 @@ class Outcome:
     status: str
     error: str = ""
     resources: tuple[ResourceOutcome, ...] = ()  # per resource, for a batch action
+    problems: tuple[Finding, ...] = ()  # quota reached, target not supported
+    conflicts: tuple[Finding, ...] = ()  # someone else holds it (a lost race)
 
     def count(self, status: str) -> int:
         """Resources that ended in ``status`` (a single-resource action counts as one)."""
@@ -151,7 +233,7 @@ def classify_code(code: str, message: str, kind: str) -> tuple[str, str]:
     text = f"{code}: {message}"
     if bare in CONVERGED_CODES.get(kind, ()):
         return CONVERGED, text
-    if bare in TERMINAL_CODES or bare.endswith(".NotFound"):
+    if bare in TERMINAL_CODES or bare.endswith(".NotFound") or quota_of(bare) or unsupported_target(bare, message):
         return TERMINAL, text
     return FAILED, text
 
@@ -179,7 +261,26 @@ def batch_outcome(action: Action, results: Sequence[ResourceResult]) -> Outcome:
         return Outcome(action, DONE)
     status = min((item.status for item in items), key=_SEVERITY.index)
     errors = "; ".join(f"{i.resource}: {i.error}" for i in items if i.status in (FAILED, TERMINAL))
-    return Outcome(action, status, errors, items)
+    problems = tuple(
+        finding
+        for result in results
+        if result.code
+        for finding in (limit_finding(action, result.resource, result.code, result.message),)
+        if finding is not None
+    )
+    return Outcome(action, status, errors, items, problems=problems)
+
+
+def error_outcome(action: Action, error: ClientError | BotoCoreError) -> Outcome:
+    """The outcome of a call that raised; a quota or unsupported target also becomes a problem."""
+    status, message = classify(error, action)
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code, text = str(details.get("Code", "")), str(details.get("Message", ""))
+        finding = limit_finding(action, action.resource, code, text)
+        if finding is not None:
+            return Outcome(action, status, message, problems=(finding,))
+    return Outcome(action, status, message)
 
 
 def execute(
@@ -206,8 +307,9 @@ def execute(
         try:
             results = executors[action.kind](clients, action)
         except (ClientError, BotoCoreError) as error:
-            status, message = classify(error, action)
-            outcomes.append(Outcome(action, status, message))
+            outcomes.append(error_outcome(action, error))
+        except ActionConflict as conflict:
+            outcomes.append(Outcome(action, TERMINAL, conflict.finding.reason, conflicts=(conflict.finding,)))
         else:
             outcomes.append(batch_outcome(action, results) if results is not None else Outcome(action, DONE))
         _log(outcomes[-1])
@@ -236,8 +338,14 @@ class Report:
     stopped: dict[str, Any] = field(default_factory=dict)  # the deadline stopped observing: where, what not
 
     def add(self, plan: Plan, outcomes: Iterable[Outcome]) -> None:
+        """Record a plan and its outcomes; what applying found (quotas, lost races) joins the plan."""
+        done = list(outcomes)
+        problems = tuple(finding for outcome in done for finding in outcome.problems)
+        conflicts = tuple(finding for outcome in done for finding in outcome.conflicts)
+        if problems or conflicts:
+            plan = replace(plan, problems=plan.problems + problems, conflicts=plan.conflicts + conflicts)
         self.plans.append(plan)
-        self.outcomes.extend(outcomes)
+        self.outcomes.extend(done)
 
     @property
     def refused(self) -> list[Finding]:
@@ -252,6 +360,10 @@ class Report:
         return [finding for plan in self.plans for finding in plan.problems]
 
     @property
+    def waiting(self) -> list[Finding]:
+        return [finding for plan in self.plans for finding in plan.waiting]
+
+    @property
     def failed(self) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if outcome.status == FAILED]
 
@@ -263,7 +375,12 @@ class Report:
         data: dict[str, Any] = {"mode": self.mode, "actions": [o.to_dict() for o in self.outcomes]}
         if self.scope:
             data["scope"] = dict(self.scope)
-        for key, findings in (("refused", self.refused), ("conflicts", self.conflicts), ("problems", self.problems)):
+        for key, findings in (
+            ("refused", self.refused),
+            ("conflicts", self.conflicts),
+            ("problems", self.problems),
+            ("waiting", self.waiting),
+        ):
             if findings:
                 data[key] = [finding.to_dict() for finding in findings]
         skipped = [o for o in self.outcomes if o.status == SKIPPED]
@@ -291,6 +408,9 @@ class Report:
             ):
                 if name and count:
                     metrics.add_metric(name=name, unit="Count", value=count)
+        quota_problems = sum(1 for p in self.problems if p.detail.get("quota"))
+        if quota_problems:
+            metrics.add_metric(name="QuotaExceeded", unit="Count", value=quota_problems)
         for plan in self.plans:
             if plan.refused:
                 metrics.add_metric(name="PeeringRefused", unit="Count", value=len(plan.refused))

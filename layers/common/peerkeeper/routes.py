@@ -1,30 +1,72 @@
 """Concern: every route table of a peered VPC routes every CIDR of its peer through the connection.
 
-For each ``active`` connection, each side in this account (in whatever region), each of that VPC's
-route tables, each peer CIDR (IPv4 primary and secondary; IPv6 when both VPCs have IPv6):
+For each ``active`` connection whose other party is *trusted* (passes the acceptance policy today),
+each side in this account (in whatever region), each of that VPC's route tables, each peer CIDR
+(IPv4 primary and secondary; IPv6 when both VPCs have IPv6) inside ``ALLOWED_PEER_CIDRS``:
 
-- no route for the destination         -> create it;
-- a route to this connection           -> nothing to do;
-- a dead route (``blackhole``, or aimed at a connection that is no longer active) -> replace it;
-- a route to any other live target     -> conflict: left untouched, reported.
+- no route for the destination          -> create it;
+- a route to this connection            -> nothing to do;
+- a dead route (it targets a peering connection that is no longer active, or is ``blackhole`` and
+  targets a peering connection)         -> replace it;
+- a route to any other target, live or ``blackhole`` (an inspection appliance's network interface
+  that stopped, a deleted NAT gateway), or to a target peerkeeper cannot read -> conflict: left
+  untouched, reported.
 
-Ignored connections, VPCs and tables get nothing; a third VPC's CIDR is never routed.
+Before creating or replacing, unless ``ROUTE_OVER_AGGREGATES=true``: a destination strictly inside
+an existing route of that table to another target (not ``local``, not ``0.0.0.0/0`` or ``::/0``, not
+a dead peering route) is a conflict, so a direct peering route never bypasses a transit gateway or
+an inspection appliance that the table sends the aggregate to.
+
+An untrusted connection (accepted by hand, or requested to an unlisted account) and a peer CIDR
+outside ``ALLOWED_PEER_CIDRS`` (a public block the peer associated after acceptance) get no route
+and are reported as conflicts, per table and CIDR. Ignored connections, VPCs and tables, and gateway
+route tables (edge-associated with an internet or virtual private gateway, which AWS limits to
+local, Gateway Load Balancer endpoint and network interface targets) get nothing; a third VPC's CIDR
+is never routed.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 from peerkeeper.clients import Clients
 from peerkeeper.events import Scope
-from peerkeeper.model import ACTIVE, PENDING, PROVISIONING, Action, Finding, Peering, PeeringSide, Plan, RouteTable, Vpc
-from peerkeeper.reconcile import Env, Executor
+from peerkeeper.inventory import parse_route_table
+from peerkeeper.model import (
+    ACTIVE,
+    BLACKHOLE,
+    PENDING,
+    PROVISIONING,
+    Action,
+    Finding,
+    Peering,
+    PeeringSide,
+    Plan,
+    Route,
+    RouteTable,
+    Vpc,
+)
+from peerkeeper.reconcile import ActionConflict, Env, Executor
+from peerkeeper.settings import Settings
 
 CONCERN = "routes"
 CREATE, REPLACE = "create-route", "replace-route"
 LIVE_STATUSES = frozenset({ACTIVE, PROVISIONING})
+
+# Why a desired route was not planned (``cause`` in a conflict's detail).
+UNTRUSTED, CIDR_NOT_ALLOWED, AGGREGATE = "untrusted-peer", "cidr-not-allowed", "inside-aggregate"
+OTHER_TARGET, BLACKHOLE_OTHER, UNKNOWN_TARGET, LOST_RACE = (
+    "other-target",
+    "blackhole-other-target",
+    "unknown-target",
+    "lost-race",
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +86,7 @@ class Desired:
     table: RouteTable
     destination: str
     peering: Peering
+    peer: PeeringSide
 
 
 # -- plan (pure) ------------------------------------------------------------------------------
@@ -56,6 +99,21 @@ def peer_cidrs(own: PeeringSide, peer: PeeringSide, vpcs: Mapping[str, Vpc]) -> 
     return tuple(peer_v4) + (tuple(peer_v6) if own_v6 and peer_v6 else ())
 
 
+def untrusted_reason(peering: Peering, settings: Settings, account_id: str) -> str | None:
+    """Why the other party of ``peering`` fails the acceptance policy today; ``None`` when trusted.
+
+    The other party is the requester when the accepter VPC is in this account (same-account
+    connections included: the own account must be listed, as for acceptance), else the accepter
+    (a connection this account requested from another account).
+    """
+    other = peering.requester if peering.accepter.owner_id == account_id else peering.accepter
+    if other.owner_id not in settings.allowed_peer_accounts:
+        return f"peer account {other.owner_id} is not in ALLOWED_PEER_ACCOUNTS"
+    if settings.allowed_peer_vpcs and other.vpc_id not in settings.allowed_peer_vpcs:
+        return f"peer VPC {other.vpc_id} is not in ALLOWED_PEER_VPCS"
+    return None
+
+
 def our_sides(world: RouteWorld, account_id: str) -> Iterator[tuple[Peering, PeeringSide, PeeringSide]]:
     for peering in world.peerings:
         if peering.ignored or peering.status not in LIVE_STATUSES:
@@ -66,6 +124,7 @@ def our_sides(world: RouteWorld, account_id: str) -> Iterator[tuple[Peering, Pee
 
 
 def desired_routes(world: RouteWorld, account_id: str) -> Iterator[Desired]:
+    """Every (table, peer CIDR, connection) the tables of our sides are meant to route, before policy."""
     tables_by_vpc: dict[str, list[RouteTable]] = defaultdict(list)
     for table in world.tables:
         tables_by_vpc[table.vpc_id].append(table)
@@ -74,10 +133,10 @@ def desired_routes(world: RouteWorld, account_id: str) -> Iterator[Desired]:
         if vpc is None or vpc.ignored:
             continue
         for table in sorted(tables_by_vpc.get(own.vpc_id, ()), key=lambda t: t.id):
-            if table.ignored:
-                continue
+            if table.ignored or table.edge_gateways:
+                continue  # opted out; or a gateway route table, which cannot take a peering target
             for destination in peer_cidrs(own, peer, world.vpcs):
-                yield Desired(table, destination, peering)
+                yield Desired(table, destination, peering, peer)
 
 
 def _route_params(desired: Desired) -> dict[str, str]:
@@ -89,15 +148,94 @@ def _route_params(desired: Desired) -> dict[str, str]:
     }
 
 
-def _is_dead(target: str, state: str, world: RouteWorld, live_ids: Collection[str]) -> bool:
-    if state == "blackhole":
-        return True
-    if not target.startswith("pcx-"):
+def _is_dead(route: Route, world: RouteWorld, live_ids: Collection[str]) -> bool:
+    """Only a route that targets a peering connection can be dead (and be replaced)."""
+    if route.peering_id is None:
         return False
-    return target not in live_ids and world.peering_status.get(target) not in LIVE_STATUSES
+    if route.state == BLACKHOLE:
+        return True
+    return route.target not in live_ids and world.peering_status.get(route.target) not in LIVE_STATUSES
 
 
-def plan(world: RouteWorld, account_id: str) -> Plan:
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+
+
+def covering_route(
+    table: RouteTable, destination: str, wanted: str, is_dead: Any = lambda route: False
+) -> Route | None:
+    """The route of ``table`` whose destination strictly contains ``destination``, to another target.
+
+    ``local``, the default routes (``0.0.0.0/0``, ``::/0``), routes to ``wanted`` and dead routes
+    never count.
+    """
+    network = _network(destination)
+    if network is None:
+        return None
+    found: list[tuple[int, Route]] = []
+    for route in table.routes:
+        covering = _network(route.destination)
+        if covering is None or covering.version != network.version or covering.prefixlen == 0:
+            continue
+        if route.local or route.target == wanted or is_dead(route):
+            continue
+        if covering.prefixlen < network.prefixlen and network.subnet_of(covering):  # type: ignore[arg-type]
+            found.append((covering.prefixlen, route))
+    return max(found, key=lambda item: item[0])[1] if found else None
+
+
+def _conflict(desired: Desired, cause: str, why: str, route: Route | None = None) -> Finding:
+    table = desired.table
+    reason = (
+        f"{table.id} ({table.vpc_id}): {desired.destination} of {desired.peer.vpc_id} not routed via "
+        f"{desired.peering.id}: {why}"
+    )
+    detail: dict[str, str] = {"destination": desired.destination, "wanted": desired.peering.id, "cause": cause}
+    if route is not None:
+        detail["target"] = route.target
+    return Finding(table.id, table.region, reason, detail)
+
+
+def judge(
+    desired: Desired, world: RouteWorld, settings: Settings, live_ids: Collection[str]
+) -> Action | Finding | None:
+    """What one desired route needs: an action, a conflict, or nothing (already so)."""
+    table, destination, peering = desired.table, desired.destination, desired.peering
+    where = f"{table.id} ({table.vpc_id})"
+    route = table.route_to(destination)
+    if not settings.cidr_allowed(destination):
+        routed = route is not None and route.target == peering.id
+        why = f"{destination} is outside ALLOWED_PEER_CIDRS" + ("; its existing route is left" if routed else "")
+        return _conflict(desired, CIDR_NOT_ALLOWED, why, route if routed else None)
+    if route is not None and route.target == peering.id:
+        return None
+    if route is not None and not _is_dead(route, world, live_ids):
+        if not route.target:
+            why = f"a route to a target peerkeeper cannot read (state {route.state}, origin {route.origin or '?'})"
+            return _conflict(desired, UNKNOWN_TARGET, why, route)
+        if route.state == BLACKHOLE:
+            why = f"a blackhole route to {route.target} exists (not a peering connection: left for its owner)"
+            return _conflict(desired, BLACKHOLE_OTHER, why, route)
+        return _conflict(desired, OTHER_TARGET, f"routed to {route.target}, not {peering.id}", route)
+    if not settings.route_over_aggregates:
+        aggregate = covering_route(table, destination, peering.id, lambda r: _is_dead(r, world, live_ids))
+        if aggregate is not None:
+            why = (
+                f"inside {aggregate.destination} routed to {aggregate.target or 'an unreadable target'} "
+                "(set ROUTE_OVER_AGGREGATES=true to route it beside the aggregate)"
+            )
+            return _conflict(desired, AGGREGATE, why, aggregate)
+    if route is None:
+        reason = f"{where} has no route for {destination} via {peering.id}"
+        return Action(CREATE, table.id, table.region, reason, _route_params(desired))
+    reason = f"{where} routes {destination} to dead target {route.target}"
+    return Action(REPLACE, table.id, table.region, reason, _route_params(desired))
+
+
+def plan(world: RouteWorld, account_id: str, settings: Settings) -> Plan:
     actions: list[Action] = []
     conflicts: list[Finding] = []
     problems: list[Finding] = []
@@ -107,22 +245,20 @@ def plan(world: RouteWorld, account_id: str) -> Plan:
             problems.append(Finding(own.vpc_id, own.region, f"VPC of {peering.id} not found"))
         elif not peer_cidrs(own, peer, world.vpcs):
             problems.append(Finding(peering.id, own.region, f"CIDRs of peer VPC {peer.vpc_id} are unknown"))
+    distrust = {p.id: untrusted_reason(p, settings, account_id) for p in world.peerings}
     for desired in desired_routes(world, account_id):
-        table, destination, peering = desired.table, desired.destination, desired.peering
-        route = table.route_to(destination)
-        where = f"{table.id} ({table.vpc_id})"
-        if route is None:
-            reason = f"{where} has no route for {destination} via {peering.id}"
-            actions.append(Action(CREATE, table.id, table.region, reason, _route_params(desired)))
-        elif route.target == peering.id:
+        untrusted = distrust.get(desired.peering.id)
+        if untrusted:
+            route = desired.table.route_to(desired.destination)
+            routed = route is not None and route.target == desired.peering.id
+            why = f"the connection is not trusted ({untrusted})" + ("; its existing route is left" if routed else "")
+            conflicts.append(_conflict(desired, UNTRUSTED, why, route if routed else None))
             continue
-        elif _is_dead(route.target, route.state, world, live_ids):
-            reason = f"{where} routes {destination} to dead target {route.target}"
-            actions.append(Action(REPLACE, table.id, table.region, reason, _route_params(desired)))
-        else:
-            reason = f"{where} routes {destination} to {route.target}, not {peering.id}"
-            detail = {"destination": destination, "target": route.target, "wanted": peering.id}
-            conflicts.append(Finding(table.id, table.region, reason, detail))
+        verdict = judge(desired, world, settings, live_ids)
+        if isinstance(verdict, Action):
+            actions.append(verdict)
+        elif isinstance(verdict, Finding):
+            conflicts.append(verdict)
     return Plan(CONCERN, actions=tuple(actions), conflicts=tuple(conflicts), problems=tuple(problems))
 
 
@@ -177,25 +313,61 @@ def observe(env: Env, scope: Scope, assume_active: Collection[str] = ()) -> Rout
 
 
 def _other_targets_status(env: Env, world: RouteWorld) -> dict[str, str]:
-    """Status of connections that routes for our destinations point at (read only when needed)."""
+    """Status of connections that routes of the tables in question point at (read only when needed).
+
+    Those routes decide whether a route for a desired destination, or an aggregate around it, is dead.
+    """
     known = {p.id: p.status for p in world.peerings}
     unknown: dict[str, set[str]] = defaultdict(set)
+    seen: set[str] = set()
     for desired in desired_routes(world, env.account_id):
-        route = desired.table.route_to(desired.destination)
-        if route is not None and route.state != "blackhole" and route.peering_id and route.peering_id not in known:
-            unknown[desired.table.region].add(route.peering_id)
+        if desired.table.id in seen:
+            continue
+        seen.add(desired.table.id)
+        for route in desired.table.routes:
+            if route.state != BLACKHOLE and route.peering_id and route.peering_id not in known:
+                unknown[desired.table.region].add(route.peering_id)
     for region, ids in unknown.items():
         known.update({p.id: p.status for p in env.inventory.peerings(region, ids=ids)})
     return known
 
 
 def plan_for(env: Env, scope: Scope, assume_active: Collection[str] = ()) -> Plan:
-    return plan(observe(env, scope, assume_active), env.account_id)
+    return plan(observe(env, scope, assume_active), env.account_id, env.settings)
 
 
 # -- apply ------------------------------------------------------------------------------------
+def _destination(action: Action) -> str:
+    return str(action.params.get("DestinationCidrBlock") or action.params.get("DestinationIpv6CidrBlock") or "")
+
+
+def _current_route(clients: Clients, action: Action) -> Route | None:
+    """The route for the action's destination as the table holds it now (one describe)."""
+    found = clients.ec2(action.region).describe_route_tables(RouteTableIds=[action.resource])["RouteTables"]
+    tables = [parse_route_table(dict(item), action.region) for item in found]
+    return next((t.route_to(_destination(action)) for t in tables if t.route_to(_destination(action))), None)
+
+
 def _create(clients: Clients, action: Action) -> None:
-    clients.ec2(action.region).create_route(**action.params)
+    """CreateRoute; ``RouteAlreadyExists`` is success only when the route there targets this connection.
+
+    Another writer may have won the race between our describe and our create: re-read the table
+    and report a conflict in this run rather than count someone else's route as ours.
+    """
+    try:
+        clients.ec2(action.region).create_route(**action.params)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "RouteAlreadyExists":
+            raise
+        wanted = str(action.params["VpcPeeringConnectionId"])
+        route = _current_route(clients, action)
+        if route is not None and route.target == wanted:
+            raise  # converged: the route that exists is ours
+        target = route.target if route is not None else "nothing (deleted since)"
+        destination = _destination(action)
+        reason = f"{action.resource}: {destination} lost a race: the table now routes it to {target}, not {wanted}"
+        detail = {"destination": destination, "wanted": wanted, "cause": LOST_RACE, "target": target}
+        raise ActionConflict(Finding(action.resource, action.region, reason, detail)) from error
 
 
 def _replace(clients: Clients, action: Action) -> None:

@@ -51,6 +51,8 @@ class Run:
     time_left: Callable[[], float] | None = None
     on_action: Callable[[Action], None] | None = None  # told after each call (the CLI's progress bar)
     on_plan: Callable[[Plan], None] | None = None  # told of each plan before it is applied
+    # An event's run retries what is still settling (a connection being created); the sweep waits.
+    retry_waiting: bool = False
     report: Report = field(init=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +70,8 @@ class Run:
             time_left=self.time_left,
         )
         self.report.add(plan, outcomes)
+        if self.retry_waiting:
+            self.report.errors.extend(f"{plan.concern}: {f.resource}: {f.reason}" for f in plan.waiting)
 
     def observe_failed(self, concern: str, scope: Scope, error: Exception) -> None:
         status, message = classify(error, _OBSERVE_ACTION)
@@ -118,7 +122,7 @@ def reconcile(
     on_action: Callable[[Action], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
 ) -> Report:
-    run = Run(env, pacer, time_left, on_action, on_plan)
+    run = Run(env, pacer, time_left, on_action, on_plan, retry_waiting=not scope.whole_region)
     run.report.scope = scope.to_dict()
     if scope.empty:
         logger.info("nothing to reconcile", extra={"reason": scope.ignored_reason, "event": scope.event_name})
@@ -172,5 +176,6 @@ def account_from_context(context: Any) -> str:
     return parts[4] if len(parts) > 4 and parts[4].isdigit() else ""
 
 
-def env_for(settings: Settings, clients: Clients, account_id: str) -> Env:
-    return Env.create(settings, clients, account_id or clients.account_id(settings.region))
+def env_for(settings: Settings, clients: Clients, account_id: str, delivery_id: str = "") -> Env:
+    """The environment of one reconcile; without ``delivery_id``, a fresh one (a run of its own)."""
+    return Env.create(settings, clients, account_id or clients.account_id(settings.region), delivery_id)

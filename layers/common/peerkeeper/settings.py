@@ -7,17 +7,23 @@ deployment fails loudly at init instead of acting on a half-understood policy.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from peerkeeper.partitions import partition_of
+
 ENFORCE = "enforce"
 DRY_RUN = "dry-run"
 MODES = (ENFORCE, DRY_RUN)
 TRAFFIC_TYPES = ("ALL", "ACCEPT", "REJECT")
 RETRY_MODES = ("standard", "adaptive")
+
+# RFC 1918, RFC 6598 (carrier-grade NAT) and any IPv6: what a private peer may announce.
+DEFAULT_ALLOWED_PEER_CIDRS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,::/0"
 
 IGNORE_TAG_KEY = "peerkeeper:ignore"
 IGNORE_TAG_VALUE = "true"
@@ -32,6 +38,9 @@ _LOG_GROUP_RE = re.compile(r"^[\w\-/.#]{1,512}$")
 _SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 class SettingsError(ValueError):
     """A configuration variable is malformed; the message names the variable and the value."""
 
@@ -43,10 +52,17 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class DnsRecord:
-    """One ``record=load-balancer-name`` pair of ``DNS_RECORDS``."""
+    """One ``record=load-balancer-name[@region]`` pair of ``DNS_RECORDS``.
+
+    ``region`` is the load balancer's region; empty means the function's own region.
+    """
 
     record: str
     load_balancer: str
+    region: str = ""
+
+    def load_balancer_region(self, default: str) -> str:
+        return self.region or default
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,10 @@ class Settings:
     allowed_peer_accounts: frozenset[str] = frozenset()
     allowed_peer_vpcs: frozenset[str] = frozenset()
     reject_unlisted: bool = False
+    allowed_peer_cidrs: tuple[Network, ...] = tuple(
+        ipaddress.ip_network(cidr) for cidr in DEFAULT_ALLOWED_PEER_CIDRS.split(",")
+    )
+    route_over_aggregates: bool = False
     dns_records: tuple[DnsRecord, ...] = ()
     dns_ttl: int = 300
     flow_log_group: str = "flow-logs-group"
@@ -71,9 +91,25 @@ class Settings:
     def dry_run(self) -> bool:
         return self.mode == DRY_RUN
 
+    def cidr_allowed(self, cidr: str) -> bool:
+        """True when ``cidr`` lies inside one of ``ALLOWED_PEER_CIDRS`` (same IP version)."""
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            return False  # not a CIDR at all: never routable
+        return any(
+            network.version == allowed.version and network.subnet_of(allowed)  # type: ignore[arg-type]
+            for allowed in self.allowed_peer_cidrs
+        )
+
+    @property
+    def partition(self) -> str:
+        """The partition of the function's region (``aws``, ``aws-cn``, ``aws-us-gov`` ...)."""
+        return partition_of(self.region).name
+
     def role_arn_for(self, account_id: str) -> str:
-        """``FLOW_LOG_ROLE_ARN``, or the contract's default role in ``account_id``."""
-        return self.flow_log_role_arn or f"arn:aws:iam::{account_id}:role/flow-log-role"
+        """``FLOW_LOG_ROLE_ARN``, or the contract's default role in ``account_id`` (in this partition)."""
+        return self.flow_log_role_arn or f"arn:{self.partition}:iam::{account_id}:role/flow-log-role"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -89,7 +125,9 @@ class Settings:
             allowed_peer_accounts=_id_list(env, "ALLOWED_PEER_ACCOUNTS", _ACCOUNT_RE, "12-digit account IDs"),
             allowed_peer_vpcs=_id_list(env, "ALLOWED_PEER_VPCS", _VPC_RE, "VPC IDs (vpc-...)"),
             reject_unlisted=_boolean(env, "REJECT_UNLISTED", default=False),
-            dns_records=_dns_records(env),
+            allowed_peer_cidrs=_cidr_list(env, "ALLOWED_PEER_CIDRS", DEFAULT_ALLOWED_PEER_CIDRS),
+            route_over_aggregates=_boolean(env, "ROUTE_OVER_AGGREGATES", default=False),
+            dns_records=_dns_records(env, region),
             dns_ttl=_positive_int(env, "DNS_TTL", 300, maximum=2147483647),
             flow_log_group=_matching(env, "FLOW_LOG_GROUP", _LOG_GROUP_RE, "a log group name") or "flow-logs-group",
             flow_log_role_arn=_matching(env, "FLOW_LOG_ROLE_ARN", _ROLE_ARN_RE, "an IAM role ARN"),
@@ -126,6 +164,22 @@ def _id_list(env: Mapping[str, str], name: str, pattern: re.Pattern[str], expect
         if not pattern.match(item):
             raise SettingsError(name, item, f"comma-separated {expected}")
     return frozenset(items)
+
+
+def _cidr_list(env: Mapping[str, str], name: str, default: str) -> tuple[Network, ...]:
+    """Comma-separated IPv4/IPv6 blocks in canonical form (no host bits set); empty means the default."""
+    raw = _get(env, name) or default
+    networks: list[Network] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError:
+            raise SettingsError(name, item, "comma-separated CIDR blocks such as 10.0.0.0/8 or ::/0") from None
+    if not networks:
+        raise SettingsError(name, raw, "at least one CIDR block")
+    return tuple(networks)
 
 
 def _boolean(env: Mapping[str, str], name: str, *, default: bool) -> bool:
@@ -170,17 +224,23 @@ def _matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], expec
     return raw
 
 
-def _dns_records(env: Mapping[str, str]) -> tuple[DnsRecord, ...]:
+def _dns_records(env: Mapping[str, str], own_region: str) -> tuple[DnsRecord, ...]:
     records: list[DnsRecord] = []
     for pair in (p.strip() for p in _get(env, "DNS_RECORDS").split(",")):
         if not pair:
             continue
-        record, sep, load_balancer = (part.strip() for part in pair.partition("="))
-        if not sep or not record or not load_balancer:
-            raise SettingsError("DNS_RECORDS", pair, "record=load-balancer-name pairs")
+        record, sep, target = (part.strip() for part in pair.partition("="))
+        if not sep or not record or not target:
+            raise SettingsError("DNS_RECORDS", pair, "record=load-balancer-name[@region] pairs")
         if not _DNS_NAME_RE.match(record):
             raise SettingsError("DNS_RECORDS", pair, "a DNS name before '='")
+        load_balancer, at, region = (part.strip() for part in target.partition("@"))
         if not _LB_NAME_RE.match(load_balancer):
             raise SettingsError("DNS_RECORDS", pair, "a load balancer name after '='")
-        records.append(DnsRecord(record.lower().rstrip("."), load_balancer))
+        if at and not _REGION_RE.match(region):
+            raise SettingsError("DNS_RECORDS", pair, "a region name such as eu-west-1 after '@'")
+        if at and partition_of(region) != partition_of(own_region):
+            # One set of credentials reaches one partition: aws-cn cannot be read from aws.
+            raise SettingsError("DNS_RECORDS", pair, f"a region in the partition of {own_region} after '@'")
+        records.append(DnsRecord(record.lower().rstrip("."), load_balancer, region))
     return tuple(records)

@@ -1,0 +1,249 @@
+"""Accounts x regions: the one fan-out that ``plan``, ``apply`` and ``graph`` share.
+
+The model is Cloud Custodian's ``c7n-org``: a list of accounts (given, or every ACTIVE account of
+the organisation), a role assumed in each, and every (account, region) pair submitted to one
+bounded worker pool. Two differences: the role is assumed once per account, not once per
+(account, region), and its credentials refresh themselves, so a run over thousands of accounts
+outlives the hour an AssumeRole session lasts.
+
+An account whose role cannot be assumed is reported (:class:`Unreachable`) and the others go on.
+Nothing here draws or parses flags: :mod:`peerkeeper.cli` does, through the callbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import boto3
+import botocore.session
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError
+
+from peerkeeper.clients import Clients
+from peerkeeper.events import Scope
+from peerkeeper.settings import DRY_RUN, Settings
+
+if TYPE_CHECKING:
+    from peerkeeper.inventory import Inventory
+    from peerkeeper.model import Action, Plan
+    from peerkeeper.reconcile import Report
+
+DEFAULT_PARALLEL = 8  # (account, region) pairs at once; AWS throttles per account and region
+SESSION_NAME = "peerkeeper"
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One account, reached through ``clients``, with validated settings for each region."""
+
+    clients: Clients
+    account_id: str
+    settings: tuple[Settings, ...]
+
+    @property
+    def regions(self) -> list[str]:
+        return [settings.region for settings in self.settings]
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """An account the run could not enter, and why (the AWS error, verbatim)."""
+
+    account_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Swept:
+    """One region's reconcile: its report, and what it read (the graph draws from it)."""
+
+    report: Report
+    inventory: Inventory
+
+
+@dataclass(frozen=True)
+class Unit(Generic[T]):
+    """What one (account, region) pair gave: a value, or the error that stopped it."""
+
+    account_id: str
+    region: str
+    value: T | None = None
+    error: str = ""
+
+
+# -- which accounts ---------------------------------------------------------------------------
+def organization_accounts(clients: Clients, region: str) -> list[str]:
+    """Every ACTIVE account of the caller's organisation (``ListAccounts``, every page), in its order.
+
+    ``State`` replaces ``Status`` (retired by AWS in September 2026); either says ACTIVE.
+    """
+    paginator = clients.organizations(region).get_paginator("list_accounts")
+    accounts = []
+    for page in paginator.paginate():
+        for account in page["Accounts"]:
+            state = account.get("State") or account.get("Status")
+            if state == "ACTIVE":
+                accounts.append(account["Id"])
+    return accounts
+
+
+def role_arn(session: boto3.Session, region: str, account_id: str, role_name: str) -> str:
+    """``arn:<partition>:iam::<account>:role/<name>``, the partition being the region's."""
+    partition = session.get_partition_for_region(region)
+    return f"arn:{partition}:iam::{account_id}:role/{role_name}"
+
+
+# -- into each account ------------------------------------------------------------------------
+class _AssumedRole(CredentialProvider):
+    """Credentials of an assumed role that renew themselves before they expire (botocore refreshes)."""
+
+    METHOD = "peerkeeper-assume-role"
+
+    def __init__(self, fetch: Callable[[], dict[str, str]]) -> None:
+        super().__init__()
+        self._fetch = fetch
+        self._first = fetch()  # fails here, in the account's own worker, if the role cannot be assumed
+
+    def load(self) -> RefreshableCredentials:
+        return RefreshableCredentials.create_from_metadata(self._first, self._fetch, self.METHOD)
+
+
+def assume(caller: Target, account_id: str, role_name: str, settings: tuple[Settings, ...]) -> Target:
+    """``caller`` acting in ``account_id`` through ``role_name`` (raises the AWS error when refused)."""
+    region = settings[0].region
+    arn = role_arn(caller.clients.session, region, account_id, role_name)
+    sts = caller.clients.sts(region)
+
+    def fetch() -> dict[str, str]:
+        credentials = sts.assume_role(RoleArn=arn, RoleSessionName=SESSION_NAME)["Credentials"]
+        expiry: datetime = credentials["Expiration"]
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": expiry.isoformat(),
+        }
+
+    core = botocore.session.Session()
+    core.register_component("credential_provider", CredentialResolver([_AssumedRole(fetch)]))
+    return Target(caller.clients.derive(boto3.Session(botocore_session=core)), account_id, settings)
+
+
+def reach(
+    caller: Target,
+    account_ids: Sequence[str],
+    role_name: str,
+    settings_for: Callable[[str], tuple[Settings, ...]],
+    *,
+    parallel: int = DEFAULT_PARALLEL,
+    on_done: Callable[[str], None] | None = None,
+) -> tuple[list[Target], list[Unreachable]]:
+    """Assume ``role_name`` in every account, ``parallel`` at a time; the refused ones are reported."""
+
+    def enter(account_id: str) -> Target:
+        try:
+            return assume(caller, account_id, role_name, settings_for(account_id))
+        finally:
+            if on_done is not None:
+                on_done(account_id)
+
+    targets, unreachable = [], []
+    for account_id, (target, error) in zip(account_ids, fan_out(account_ids, enter, parallel), strict=True):
+        if target is not None:
+            targets.append(target)
+        else:
+            unreachable.append(Unreachable(account_id, f"cannot assume {role_name}: {error}"))
+    return targets, unreachable
+
+
+# -- across them ------------------------------------------------------------------------------
+def describe(error: ClientError | BotoCoreError) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{error.operation_name} failed ({details.get('Code', '')}): {details.get('Message', '')}"
+    return str(error)
+
+
+def fan_out(items: Sequence[T], work: Callable[[T], R], parallel: int) -> list[tuple[R | None, str]]:
+    """``work`` over ``items`` on at most ``parallel`` threads; results in the order of ``items``.
+
+    An AWS error of one item is its result (``(None, message)``) and the others go on; anything
+    else is a bug: the pool stops taking work and the exception propagates.
+    """
+    if not items:
+        return []
+
+    def guarded(item: T) -> tuple[R | None, str]:
+        try:
+            return work(item), ""
+        except (ClientError, BotoCoreError) as error:
+            return None, describe(error)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, len(items))), thread_name_prefix="peerkeeper")
+    try:
+        futures: list[Future[tuple[R | None, str]]] = [pool.submit(guarded, item) for item in items]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        bug = next((future.exception() for future in done if future.exception() is not None), None)
+        if bug is not None:
+            raise bug
+        return [future.result() for future in futures]
+    finally:
+        # After a bug or Ctrl-C: what has not started never starts; what runs finishes its call.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def units(targets: Iterable[Target]) -> list[tuple[Target, Settings]]:
+    """Every (account, region) pair, account by account."""
+    return [(target, settings) for target in targets for settings in target.settings]
+
+
+def reconcile(
+    targets: Sequence[Target],
+    command: str,
+    concerns: Sequence[str],
+    *,
+    parallel: int = DEFAULT_PARALLEL,
+    on_action: Callable[[Action], None] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    on_unit: Callable[[str, str], None] | None = None,
+) -> list[Unit[Swept]]:
+    """The sweep's reconcile in every (account, region) of ``targets``, ``parallel`` pairs at a time."""
+    from peerkeeper import service  # noqa: PLC0415  (imported on use, like the CLI's reconcile modules)
+    from peerkeeper.reconcile import Env, Pacer  # noqa: PLC0415
+
+    def one(pair: tuple[Target, Settings]) -> Swept:
+        target, settings = pair
+        try:
+            env = Env.create(settings, target.clients, target.account_id)
+            scope = Scope(settings.region, target.account_id, f"peerkeeper {command}", whole_region=True)
+            pacer = Pacer(settings.mutation_rate, settings.mutation_burst)  # EC2 paces per account and region
+            report = service.reconcile(env, scope, concerns, pacer=pacer, on_action=on_action, on_plan=on_plan)
+            return Swept(report, env.inventory)
+        finally:
+            if on_unit is not None:
+                on_unit(target.account_id, settings.region)
+
+    pairs = units(targets)
+    results = fan_out(pairs, one, parallel)
+    return [
+        Unit(target.account_id, settings.region, report, error)
+        for (target, settings), (report, error) in zip(pairs, results, strict=True)
+    ]
+
+
+def dry_run(target: Target) -> Target:
+    from dataclasses import replace  # noqa: PLC0415
+
+    return replace(target, settings=tuple(replace(s, mode=DRY_RUN) for s in target.settings))
+
+
+def worst(codes: Iterable[int], order: Sequence[int]) -> int:
+    """The worst exit code of ``codes``, ``order`` listing them from best to worst."""
+    rank: dict[int, Any] = {code: index for index, code in enumerate(order)}
+    return max(codes, key=lambda code: rank.get(code, len(order)), default=order[0])

@@ -1,0 +1,91 @@
+"""``peerkeeper graph``: the VPCs, peering connections and drift that ``plan`` sees, as a picture.
+
+A renderer of the dry run's plans and the inventory they were made from: :func:`observed` takes
+them from a finished dry run (no AWS call of its own), :func:`peerkeeper.graph.model.build` turns
+them into a :class:`~peerkeeper.graph.model.Picture`, and one of three renderers draws it:
+
+- ``mermaid``: a flowchart for GitHub READMEs, pull requests and wikis;
+- ``dot``: Graphviz (``dot -Tsvg``);
+- ``html``: one self-contained page (inline SVG, no network fetch) with a legend, hover details
+  and the plan's actions beside the picture.
+
+The output is deterministic (same world, same bytes), so pictures can be diffed in review.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from peerkeeper.graph import dot, html, mermaid
+from peerkeeper.graph.model import Observed, Picture, build
+
+if TYPE_CHECKING:
+    from peerkeeper.inventory import Inventory
+    from peerkeeper.reconcile import Report
+
+FORMATS: Mapping[str, Callable[[Picture], str]] = {
+    "mermaid": mermaid.render,
+    "dot": dot.render,
+    "html": html.render,
+}
+SUFFIXES = {".mmd": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot", ".html": "html", ".htm": "html"}
+DEFAULT_FORMAT = "mermaid"
+
+__all__ = ["FORMATS", "Observed", "Picture", "build", "format_for", "observed", "render", "write_atomically"]
+
+
+def observed(account_id: str, reports: Mapping[str, Report], inventories: Mapping[str, Inventory]) -> list[Observed]:
+    """One :class:`Observed` per region of a finished dry run: its plans and what its inventory read."""
+    found = []
+    for region in sorted(reports):
+        inventory = inventories.get(region)
+        found.append(
+            Observed(
+                account_id=account_id,
+                region=region,
+                plans=tuple(reports[region].plans),
+                vpcs=tuple(inventory.known_vpcs()) if inventory else (),
+                tables=tuple(inventory.known_route_tables()) if inventory else (),
+                peerings=tuple(inventory.known_peerings()) if inventory else (),
+            )
+        )
+    return found
+
+
+def picture(items: Iterable[Observed], *, detail: bool = False, errors: Iterable[str] = ()) -> Picture:
+    return build(list(items), detail=detail, errors=list(errors))
+
+
+def render(drawing: Picture, fmt: str) -> str:
+    return FORMATS[fmt](drawing)
+
+
+def format_for(requested: str | None, output: str | None) -> str:
+    """The requested format, else the one the output file's suffix names, else Mermaid."""
+    if requested:
+        return requested
+    if output:
+        return SUFFIXES.get(Path(output).suffix.lower(), DEFAULT_FORMAT)
+    return DEFAULT_FORMAT
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the whole new one, never half."""
+    directory = path.resolve().parent
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
