@@ -27,7 +27,7 @@ from benchmarks.sweep import _reads, _run
 from benchmarks.worlds import build_sweep_world
 
 OTHER_REGIONS = ("us-west-2", "eu-west-1", "ap-southeast-2")
-PLAN_CODE = (
+CLI_CODE = (
     "from benchmarks.callcount import install; install(); from peerkeeper.cli import main; raise SystemExit(main())"
 )
 Tool = Callable[[str], tuple[float, dict[str, Any]]]
@@ -45,7 +45,7 @@ def floor(parallel: bool, regions: Sequence[str] = (REGION,)) -> Tool:
 
 def plan(regions: Sequence[str] = (REGION,)) -> Tool:
     def run(url: str) -> tuple[float, dict[str, Any]]:
-        argv = [sys.executable, "-c", PLAN_CODE, "plan", "--json", "--endpoint-url", url]
+        argv = [sys.executable, "-c", CLI_CODE, "plan", "--json", "--endpoint-url", url]
         for region in regions:
             argv += ["--region", region]
         env = child_env({**Emulator(url).env(), "AWS_ENDPOINT_URL": url, "ALLOWED_PEER_ACCOUNTS": ACCOUNT})
@@ -53,6 +53,14 @@ def plan(regions: Sequence[str] = (REGION,)) -> Tool:
         return wall, calls
 
     return run
+
+
+def cli_calls(url: str, command: list[str]) -> dict[str, int]:
+    """The calls of one CLI command (a fresh process), by operation."""
+    argv = [sys.executable, "-c", CLI_CODE, *command, "--endpoint-url", url, "--region", REGION]
+    env = child_env({**Emulator(url).env(), "AWS_ENDPOINT_URL": url, "ALLOWED_PEER_ACCOUNTS": ACCOUNT})
+    _, calls, _ = _run(argv, env)
+    return dict(sorted(calls.items()))
 
 
 def compare(url: str, tools: dict[str, Tool], repeats: int) -> dict[str, Any]:
@@ -96,6 +104,11 @@ def run(emulator: Emulator, size: int, repeats: int, *, delay: float = 0.1, regi
         "delay_s": delay,
         "repeats": repeats,
         "no_latency": compare(emulator.url, one, repeats),
+        # API economy of the commands that draw or explain: graph must read no more than plan.
+        "economy": {
+            "plan": cli_calls(emulator.url, ["plan", "--json"]),
+            "graph": cli_calls(emulator.url, ["graph", "--format", "mermaid"]),
+        },
     }
     with latency.delayed(emulator.url, delay) as url:
         result["latency"] = compare(url, one, repeats)

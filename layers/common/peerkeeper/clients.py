@@ -13,6 +13,7 @@ command line keeps botocore's full models: ``why`` and the rest may call anythin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from functools import lru_cache
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
 from peerkeeper.partitions import partition_of
 from peerkeeper.settings import get_settings
@@ -92,6 +94,11 @@ class Clients:
                 )
             return self._cache[key]
 
+    def _warm(self, service: str, region: str) -> None:
+        # Ahead of need: a client that cannot be made now fails again, loudly, where it is needed.
+        with contextlib.suppress(BotoCoreError):
+            self._client(service, region)
+
     def ec2(self, region: str) -> EC2Client:
         return self._client("ec2", region)  # type: ignore[no-any-return]
 
@@ -123,7 +130,15 @@ class Clients:
         return self._client("organizations", region)  # type: ignore[no-any-return]
 
     def account_id(self, region: str) -> str:
-        return self.sts(region).get_caller_identity()["Account"]
+        """The caller's account (STS). Whoever asks reads EC2 in ``region`` next: its client, the
+        largest to create, is made while STS answers (a round trip of 50-300 ms on AWS)."""
+        sts = self.sts(region)
+        warm = threading.Thread(target=self._warm, args=("ec2", region), name="peerkeeper-warm", daemon=True)
+        warm.start()
+        try:
+            return sts.get_caller_identity()["Account"]
+        finally:
+            warm.join()
 
 
 @lru_cache(maxsize=1)
