@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -210,6 +211,44 @@ def test_plan_against_the_emulator(plain, endpoint):
     assert (doc["account"], doc["regions"]) == (ACCOUNT, ["us-east-1"])
     (flow_logs,) = doc["concerns"]["flow_logs"]["actions"]  # the lab's VPCs have none yet: one batch
     assert {lab.web.vpc, lab.api.vpc} <= set(flow_logs["params"]["ResourceIds"])
+
+
+def reset(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:  # loopback only
+        assert response.status == 200
+
+
+def test_graph_in_every_format_against_the_emulator(plain, endpoint, tmp_path):
+    """The installed command draws the lab: api-vpc and web-vpc peered, one route deleted by hand."""
+    reset(endpoint)
+    try:
+        clients = Clients(endpoint_url=endpoint)
+        lab = demo.build_lab(clients, endpoint)
+        ec2 = clients.ec2("us-east-1")
+        pcx = ec2.create_vpc_peering_connection(VpcId=lab.api.vpc, PeerVpcId=lab.web.vpc)
+        pcx_id = pcx["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx_id)
+        for network, peer in ((lab.web, lab.api), (lab.api, lab.web)):
+            for table in network.tables[: 1 if network is lab.web else 2]:  # web's second table: 1 missing
+                ec2.create_route(RouteTableId=table, DestinationCidrBlock=peer.cidr, VpcPeeringConnectionId=pcx_id)
+        env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+
+        for suffix, first_line in (
+            (".mmd", "flowchart LR"),
+            (".dot", "digraph peerkeeper {"),
+            (".html", "<!DOCTYPE html>"),
+        ):
+            out = tmp_path / f"network{suffix}"
+            completed = plain.run("graph", "--endpoint-url", endpoint, "--output", str(out), env=env)
+
+            assert completed.returncode == cli.EXIT_OK, completed.stderr
+            text = out.read_text()
+            assert text.splitlines()[0] == first_line
+            for value in (lab.web.vpc, lab.api.vpc, lab.web.cidr, lab.api.cidr, pcx_id, "web-vpc", "1 missing"):
+                assert value in text, (suffix, value)
+    finally:
+        reset(endpoint)
 
 
 def test_demo_without_its_extra_says_what_to_install(plain):

@@ -7,10 +7,12 @@ what Chromium writes (8-bit RGB or RGBA, non-interlaced) with zlib only: no imag
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 import struct
 import subprocess
+import tarfile
 import tempfile
 import zlib
 from collections import Counter
@@ -39,31 +41,42 @@ def find_browser() -> str | None:
     return next((found for name in CANDIDATES if (found := shutil.which(name))), None)
 
 
-def screenshot(
-    page: Path, out: Path, width: int = 1600, height: int = 1000, scale: float = 1.0, timeout: float = 90
-) -> Path:
+def _run(arguments: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     browser = find_browser()
     if browser is None:
         raise FileNotFoundError("no Chromium found")
     with tempfile.TemporaryDirectory(prefix="peerkeeper-chromium-") as profile:
         completed = subprocess.run(
-            [
-                browser,
-                *FLAGS,
-                f"--user-data-dir={profile}",
-                f"--screenshot={out}",
-                f"--window-size={width},{height}",
-                f"--force-device-scale-factor={scale}",
-                page.resolve().as_uri(),
-            ],
+            [browser, *FLAGS, f"--user-data-dir={profile}", *arguments],
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
-    if completed.returncode != 0 or not out.exists():
+    if completed.returncode != 0:
         raise RuntimeError(f"chromium failed ({completed.returncode}): {completed.stderr[-2000:]}")
+    return completed
+
+
+def screenshot(
+    page: Path, out: Path, width: int = 1600, height: int = 1000, scale: float = 1.0, timeout: float = 90
+) -> Path:
+    """Chromium opens ``page`` and saves what a ``width`` x ``height`` window shows as a PNG."""
+    window = [f"--window-size={width},{height}", f"--force-device-scale-factor={scale}"]
+    _run([f"--screenshot={out}", *window, page.resolve().as_uri()], timeout)
+    if not out.exists():
+        raise RuntimeError(f"chromium wrote no screenshot to {out}")
     return out
+
+
+def dom(page: Path, fragment: str = "", timeout: float = 90, budget_ms: int = 0) -> str:
+    """The document after Chromium loaded ``page`` (``#fragment``) and ran its script.
+
+    ``budget_ms`` lets asynchronous rendering finish (virtual time: no real waiting).
+    """
+    url = page.resolve().as_uri() + (f"#{fragment}" if fragment else "")
+    budget = [f"--virtual-time-budget={budget_ms}"] if budget_ms else []
+    return _run(["--window-size=1400,900", *budget, "--dump-dom", url], timeout).stdout
 
 
 def _unfilter(raw: bytes, width: int, height: int, bpp: int) -> list[bytes]:
@@ -125,3 +138,49 @@ def colours(path: Path, step: int = 3) -> Counter[tuple[int, ...]]:
         for x in range(0, width, step):
             counted[tuple(row[x * bpp : x * bpp + 3])] += 1
     return counted
+
+
+MERMAID_VERSION = "11.17.2"
+
+
+def mermaid_js(cache: Path) -> Path | None:
+    """Mermaid's browser bundle from the npm registry (``npm pack``), cached; ``None`` without npm."""
+    target = cache / f"mermaid-{MERMAID_VERSION}.min.js"
+    if target.exists():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        return None
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="peerkeeper-mermaid-") as scratch:
+        subprocess.run(
+            [npm, "pack", f"mermaid@{MERMAID_VERSION}", "--pack-destination", scratch, "--silent"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        with tarfile.open(Path(scratch) / f"mermaid-{MERMAID_VERSION}.tgz") as archive:
+            member = archive.extractfile("package/dist/mermaid.min.js")
+            if member is None:
+                raise RuntimeError("mermaid.min.js not in the npm package")
+            # Test workers may fetch it at the same time: each writes its own file, then renames.
+            with tempfile.NamedTemporaryFile(dir=cache, suffix=".tmp", delete=False) as temporary:
+                temporary.write(member.read())
+            Path(temporary.name).replace(target)
+    return target
+
+
+def mermaid_page(source: str, script: Path, out: Path) -> Path:
+    """A page that renders ``source`` with Mermaid as GitHub does (strict security) and says how it went."""
+    shutil.copyfile(script, out.parent / "mermaid.min.js")
+    out.write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>pending</title>'
+        '<script src="mermaid.min.js"></script></head><body>'
+        f'<pre class="mermaid">{html.escape(source)}</pre><script>'
+        'mermaid.initialize({startOnLoad: false, securityLevel: "strict"});'
+        'mermaid.run().then(function () { document.title = "rendered"; })'
+        '.catch(function (e) { document.title = "failed: " + e.message; });'
+        "</script></body></html>"
+    )
+    return out

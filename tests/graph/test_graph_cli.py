@@ -17,7 +17,7 @@ import pytest
 from peerkeeper import cli, observability  # noqa: F401  (its logger takes sys.stdout at import: before capsys)
 from tests.graph import browser
 from tests.graph.world import World, build_world
-from tests.support import ACCOUNT, OTHER_ACCOUNT, CallRecorder, ec2_client
+from tests.support import ACCOUNT, OTHER_ACCOUNT, ROOT, CallRecorder, ec2_client
 
 FORMATS = ("mermaid", "dot", "html")
 
@@ -185,3 +185,22 @@ def test_a_real_browser_shows_a_picture(world, capsys, tmp_path):
     assert most / total < 0.8, f"{most / total:.0%} of the screenshot is one colour {background}"
     palette = {(0x16, 0xA3, 0x4A), (0xEA, 0x58, 0x0C), (0xDC, 0x26, 0x26)}  # routed, missing, refused
     assert palette <= set(counted), "the connections' colours are not on the screenshot"
+
+
+def test_github_s_renderer_draws_the_mermaid(world, capsys, tmp_path):
+    """Mermaid itself (the npm package GitHub's renderer is built on), strict security, in Chromium."""
+    if browser.find_browser() is None:
+        pytest.skip("no Chromium: install the Debian package chromium (make test does it with apt-get when it can)")
+    script = browser.mermaid_js(ROOT / ".tools" / "mermaid")
+    if script is None:
+        pytest.skip("no npm: Mermaid's browser bundle comes from the npm registry (install the Debian package npm)")
+    for detail in ((), ("--detail", "tables")):
+        page = browser.mermaid_page(graph(capsys, "--format", "mermaid", *detail), script, tmp_path / "mermaid.html")
+
+        document = browser.dom(page, budget_ms=10_000)
+
+        assert "<title>rendered</title>" in document, re.findall(r"<title>[^<]*</title>", document)
+        drawn = document[document.index("<svg") :]
+        for pcx in (world.routed, world.drifted, world.refused):
+            assert pcx in drawn
+        assert "3 missing" in drawn

@@ -62,6 +62,8 @@ EXPECTED_ACTIONS = {
 }
 # Granted besides a function's own calls: notifications (only when a topic is configured).
 NOTIFY_ACTIONS = {"sns:Publish"}
+# And Security Hub findings (only when SecurityHub=true).
+SECURITY_HUB_ACTIONS = {"securityhub:BatchImportFindings", "securityhub:GetFindings"}
 
 MUTATING_EC2 = {
     "ec2:AcceptVpcPeeringConnection",
@@ -83,6 +85,7 @@ CONTRACT_VARIABLES = {
     "FLOW_LOG_TRAFFIC_TYPE": "FlowLogTrafficType",
     "PEERKEEPER_RETRY_MODE": "RetryMode",
     "POWERTOOLS_LOG_LEVEL": "LogLevel",
+    "SECURITY_HUB": "SecurityHub",
 }
 
 
@@ -259,7 +262,7 @@ def test_function_may_call_exactly_its_api_calls(function_id: str, resources: di
     actions = {
         action for statement in _policy_statements(function_id, resources) for action in _as_list(statement["Action"])
     }
-    assert actions - NOTIFY_ACTIONS == EXPECTED_ACTIONS[function_id]
+    assert actions - NOTIFY_ACTIONS - SECURITY_HUB_ACTIONS == EXPECTED_ACTIONS[function_id]
 
 
 def test_no_wildcard_actions(resources: dict[str, Any]) -> None:
@@ -390,3 +393,79 @@ def test_checkov_skips_carry_a_reason(resources: dict[str, Any]) -> None:
     for logical_id, resource in resources.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert len(skip.get("comment", "")) > 20, (logical_id, skip["id"])
+
+
+# ------------------------------------------------------------------------------------------ Security Hub
+
+
+def _condition(expression: Any, parameters: dict[str, str], conditions: dict[str, Any]) -> Any:
+    """Evaluate a condition (or a value inside one) the way CloudFormation does, for the intrinsics used here."""
+    if isinstance(expression, dict):
+        if "Ref" in expression:
+            return parameters[expression["Ref"]]
+        if "Condition" in expression:
+            return _condition(conditions[expression["Condition"]], parameters, conditions)
+        if "Fn::Equals" in expression:
+            left, right = (_condition(item, parameters, conditions) for item in expression["Fn::Equals"])
+            return str(left) == str(right)
+        if "Fn::Not" in expression:
+            return not _condition(expression["Fn::Not"][0], parameters, conditions)
+        if "Fn::And" in expression:
+            return all(_condition(item, parameters, conditions) for item in expression["Fn::And"])
+        if "Fn::Or" in expression:
+            return any(_condition(item, parameters, conditions) for item in expression["Fn::Or"])
+    return expression
+
+
+def _deployed_policies(template: dict[str, Any], function_id: str, **overrides: str) -> set[str]:
+    """The policies a function gets once its !If are resolved with these parameter values."""
+    parameters = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+    parameters.update(overrides, **{"AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"})
+    conditions = template["Conditions"]
+    attached: set[str] = set()
+    for listed in template["Resources"][function_id]["Properties"]["Policies"]:
+        policy = listed
+        if isinstance(listed, dict) and "Fn::If" in listed:
+            name, when_true, when_false = listed["Fn::If"]
+            policy = when_true if _condition(conditions[name], parameters, conditions) else when_false
+        if policy != {"Ref": "AWS::NoValue"}:
+            attached |= _references(policy)
+    resources = template["Resources"]
+    return {
+        name
+        for name in attached
+        if "Condition" not in resources[name]
+        or _condition(conditions[resources[name]["Condition"]], parameters, conditions)
+    }
+
+
+def test_security_hub_is_off_by_default_and_a_validated_boolean(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["SecurityHub"]
+    assert parameter["Default"] == "false"
+    assert sorted(parameter["AllowedValues"]) == ["false", "true"]
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["SECURITY_HUB"] == {"Ref": "SecurityHub"}
+
+
+@pytest.mark.parametrize("function_id", sorted(FUNCTIONS))
+def test_security_hub_permissions_exist_only_when_it_is_enabled(function_id: str, template: dict[str, Any]) -> None:
+    assert "SecurityHubPolicy" not in _deployed_policies(template, function_id)
+    assert "SecurityHubPolicy" not in _deployed_policies(template, function_id, SecurityHub="false")
+    assert "SecurityHubPolicy" in _deployed_policies(template, function_id, SecurityHub="true")
+
+
+def test_security_hub_policy_imports_only_own_findings_and_reads_only_this_hub(resources: dict[str, Any]) -> None:
+    policy = resources["SecurityHubPolicy"]
+    assert policy["Condition"] == "UseSecurityHub"
+    statements = {s["Sid"]: s for s in _as_list(policy["Properties"]["PolicyDocument"]["Statement"])}
+    assert set(statements) == {"ImportOwnFindings", "ReadOwnFindings"}
+    imports, reads = statements["ImportOwnFindings"], statements["ReadOwnFindings"]
+    assert imports["Action"] == ["securityhub:BatchImportFindings"]
+    arn = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}"
+    assert imports["Resource"] == {"Fn::Sub": f"{arn}:product/${{AWS::AccountId}}/default"}
+    assert imports["Condition"] == {"StringEquals": {"securityhub:TargetAccount": {"Ref": "AWS::AccountId"}}}
+    assert reads["Action"] == ["securityhub:GetFindings"]
+    assert reads["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default"
+    }
+    granted = {a for s in _all_statements(resources) for a in _as_list(s["Action"]) if a.startswith("securityhub:")}
+    assert granted == SECURITY_HUB_ACTIONS

@@ -87,6 +87,18 @@ def test_load_balancer_names_from_v2_and_classic_shapes(request_parameters, expe
     assert scope_from_event(event, "us-east-1").load_balancers == expected
 
 
+@pytest.mark.parametrize("name", ["ChangeResourceRecordSets", "AssociateVPCWithHostedZone"])
+def test_route53_event_is_reconciled_in_the_functions_own_region(name):
+    """Route 53 is global: its events name us-east-1 wherever they are delivered (or forwarded to)."""
+    event = cloudtrail(name, "route53.amazonaws.com", requestParameters={"hostedZoneId": "Z0A1B2C3D4E5F60008"})
+
+    assert scope_from_event(event, "eu-west-1").region == "eu-west-1"
+    assert scope_from_event(event, "us-east-1").region == "us-east-1"
+    # A regional service's event still points at its own region.
+    regional = cloudtrail("DeleteRoute", requestParameters={"routeTableId": "rtb-0a1b2c3d4e5f60004"})
+    assert scope_from_event(regional, "eu-west-1").region == "us-east-1"
+
+
 @pytest.mark.parametrize("zone", ["/hostedzone/Z0A1B2C3D4E5F60008", "Z0A1B2C3D4E5F60008"])
 def test_hosted_zone_id_is_normalised(zone):
     event = cloudtrail("ChangeResourceRecordSets", "route53.amazonaws.com", requestParameters={"hostedZoneId": zone})

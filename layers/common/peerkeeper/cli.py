@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import boto3
 from botocore.exceptions import (
@@ -62,6 +62,7 @@ PLANNED, DONE, CONVERGED, TERMINAL, FAILED, SKIPPED = "planned", "done", "conver
 CONCERNS = ("peering", "routes", "dns", "flow_logs")
 FINDING_KINDS = ("refused", "conflicts", "problems")
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
+EXIT_NOT_REACHABLE = 2  # why
 ACCOUNT_ID = re.compile(r"\d{12}")
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}|[\w+=,.@/-]{1,511}/[\w+=,.@-]{1,64}")  # a name, or a path and a name
 
@@ -541,6 +542,42 @@ def _converged(console: Console, errors: bool, still_planned: int) -> int:
     return EXIT_OK
 
 
+def open_clients(args: argparse.Namespace, base: Mapping[str, str]) -> tuple[Clients, list[str], Settings]:
+    """Clients, regions and settings from ``--region``, ``--profile``, ``--endpoint-url``: no AWS call."""
+    session = boto3.Session(profile_name=args.profile) if args.profile else boto3.Session()
+    regions = _regions(args, base, session)
+    try:
+        settings = Settings.from_env(effective_environ(base, args, regions[0], DRY_RUN))
+    except SettingsError as error:
+        raise _settings_error(error, args) from error
+    for region in regions:
+        _check_known_region(session, region, base, args.endpoint_url)
+    clients = Clients(
+        session, retry_mode=settings.retry_mode, max_attempts=settings.max_attempts, endpoint_url=args.endpoint_url
+    )
+    return clients, regions, settings
+
+
+def cmd_why(args: argparse.Namespace, base: Mapping[str, str]) -> int:
+    """Exit 0 reachable, 2 not reachable; bad input is one line and exit 1. Reads only."""
+    from peerkeeper.reach import command, render  # noqa: PLC0415  (only this command needs them)
+
+    try:
+        traffic = command.traffic_of(args.protocol, args.port)
+        clients, regions, settings = open_clients(args, base)
+        own = not base.get("ALLOWED_PEER_ACCOUNTS", "").strip()
+        answer = command.why(
+            clients, regions, args.source, args.destination, traffic, settings=settings, own_allowlist=own
+        )
+    except command.InputError as error:
+        raise UsageError(str(error)) from error
+    if args.json:
+        sys.stdout.write(json.dumps(answer.document(), indent=2) + "\n")
+    else:
+        render.render(_console(), answer)
+    return EXIT_OK if answer.reachable else EXIT_NOT_REACHABLE
+
+
 def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
     from peerkeeper import graph  # noqa: PLC0415  (not needed on the Lambda path)
 
@@ -598,6 +635,16 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     policy.add_argument("--flow-log-traffic-type", metavar="TYPE", help="FLOW_LOG_TRAFFIC_TYPE")
 
 
+class _Parser(argparse.ArgumentParser):
+    """``why`` exits 2 for "not reachable", so its usage mistakes exit 1 like its other errors."""
+
+    def error(self, message: str) -> NoReturn:
+        if self.prog.split()[-1:] == ["why"]:
+            self.print_usage(sys.stderr)
+            self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+        super().error(message)
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
@@ -636,9 +683,7 @@ def version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="peerkeeper", description="Reconcile VPC peering, routes, private DNS and flow logs."
-    )
+    parser = _Parser(prog="peerkeeper", description="Reconcile VPC peering, routes, private DNS and flow logs.")
     parser.add_argument("--version", action="version", version=f"peerkeeper {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plan = commands.add_parser("plan", help="show every action the sweep would take (exit 0 in sync, 2 drift)")
@@ -660,7 +705,24 @@ def build_parser() -> argparse.ArgumentParser:
     graph.set_defaults(handler=cmd_graph)
     demo = commands.add_parser("demo", help="the seed lab on an embedded AWS emulator, driven by events")
     demo.set_defaults(handler=cmd_demo)
+    _why_parser(commands)
     return parser
+
+
+def _why_parser(commands: Any) -> None:
+    why = commands.add_parser(
+        "why", help="explain whether SOURCE reaches DESTINATION and what blocks it (exit 0 reachable, 2 not)"
+    )
+    why.add_argument("source", metavar="SOURCE", help="instance ID, network interface ID or private IP address")
+    why.add_argument("destination", metavar="DESTINATION", help="the same, or a DNS name of a private hosted zone")
+    why.add_argument("--protocol", default="tcp", help="tcp (default), udp, icmp (echo, ping) or all")
+    why.add_argument("--port", help="destination port, tcp and udp only (default: any port)")
+    why.add_argument("--json", action="store_true", help="print the answer as JSON")
+    aws = why.add_argument_group("AWS")
+    aws.add_argument("--region", action="append", metavar="REGION", help="region to look in (repeatable)")
+    aws.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    aws.add_argument("--endpoint-url", help="endpoint for every service, e.g. an emulator (or AWS_ENDPOINT_URL)")
+    why.set_defaults(handler=cmd_why)
 
 
 def explain(error: Exception) -> str | None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_securityhub import SecurityHubClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sts import STSClient
 
@@ -121,6 +122,10 @@ class Clients:
 
     def sns(self, region: str) -> SNSClient:
         return self._client("sns", region)  # type: ignore[no-any-return]
+
+    def securityhub(self, region: str) -> SecurityHubClient:
+        # Made only when SECURITY_HUB=true: handlers without it never pay for this client.
+        return self._client("securityhub", region)  # type: ignore[no-any-return]
 
     def sts(self, region: str) -> STSClient:
         return self._client("sts", region)  # type: ignore[no-any-return]

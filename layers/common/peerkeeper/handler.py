@@ -15,6 +15,7 @@ from peerkeeper.events import Scope, delivery_id, scope_from_event
 from peerkeeper.notify import notify
 from peerkeeper.observability import logger, metrics
 from peerkeeper.reconcile import Pacer
+from peerkeeper.securityhub import publish
 from peerkeeper.service import account_from_context, env_for, reconcile
 from peerkeeper.settings import SettingsError, get_settings
 
@@ -50,5 +51,8 @@ def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: b
     notification = notify(settings, env.clients, summary, function=function, account=env.account_id)
     if notification:
         summary["notification"] = notification
+    findings = publish(settings, env.clients, report, scope, concerns, account=env.account_id)
+    if findings is not None:
+        summary["security_hub"] = findings
     report.raise_if_failed()
     return summary

@@ -148,6 +148,11 @@ def limit_finding(action: Action, resource: str, code: str, message: str) -> Fin
     return None
 
 
+def _fresh_delivery_id() -> str:
+    """A run of its own (the CLI, a test): nothing to be idempotent with."""
+    return f"run-{uuid.uuid4()}"
+
+
 @dataclass(frozen=True)
 class Env:
     """Everything a reconcile needs: validated settings, clients, the account, and what was observed.
@@ -161,11 +166,11 @@ class Env:
     clients: Clients
     account_id: str
     inventory: Inventory
-    delivery_id: str = ""
+    delivery_id: str = field(default_factory=_fresh_delivery_id)
 
     @classmethod
     def create(cls, settings: Settings, clients: Clients, account_id: str, delivery_id: str = "") -> Env:
-        delivery = delivery_id or f"run-{uuid.uuid4()}"
+        delivery = delivery_id or _fresh_delivery_id()
         return cls(settings, clients, account_id, Inventory(clients, account_id), delivery)
 
 

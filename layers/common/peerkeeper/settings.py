@@ -86,6 +86,7 @@ class Settings:
     mutation_burst: int = 50
     mutation_rate: float = 5.0
     notify_topic_arn: str | None = None  # optional SNS topic told of every action and refusal
+    security_hub: bool = False  # refusals, conflicts and problems also become Security Hub findings
 
     @property
     def dry_run(self) -> bool:
@@ -137,6 +138,7 @@ class Settings:
             mutation_burst=_positive_int(env, "PEERKEEPER_MUTATION_BURST", 50, maximum=10000),
             mutation_rate=_positive_float(env, "PEERKEEPER_MUTATION_RATE", 5.0),
             notify_topic_arn=_matching(env, "PEERKEEPER_NOTIFY_TOPIC_ARN", _SNS_TOPIC_ARN_RE, "an SNS topic ARN"),
+            security_hub=_boolean(env, "SECURITY_HUB", default=False),
         )
 
 

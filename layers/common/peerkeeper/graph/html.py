@@ -29,7 +29,7 @@ MAX_WIDTH = 1480  # frames and panels wrap at this width
 GAP = 18
 FRAME_PAD, FRAME_HEAD = 14, 30
 PANEL_PAD, PANEL_HEAD = 12, 26
-COLLAPSED_BODY = 20
+COLLAPSED_BODY = 0  # a collapsed panel is its header
 LABEL_ALL_EDGES = 60  # above this many connections, only drifted ones carry a label on the picture
 EDGE_COLOURS = {
     "ok": "#16a34a",
@@ -125,7 +125,8 @@ def _detail_lines(vpc: VpcNode) -> int:
 
 def _panel(index: int, group: Group, density: Density, detail: bool) -> Panel:
     count = max(len(group.vpcs), 1)
-    cols = min(math.ceil(math.sqrt(count)), density.max_cols)
+    fits = int((MAX_WIDTH - 2 * FRAME_PAD - 2 * PANEL_PAD + density.gap_x) // (density.card_w + density.gap_x))
+    cols = max(1, min(math.ceil(math.sqrt(count)), density.max_cols, fits))
     rows = math.ceil(count / cols)
     extra = max((_detail_lines(vpc) for vpc in group.vpcs), default=0) * DETAIL_LINE if detail else 0
     card_h = density.card_h + extra + (6 if extra else 0)
@@ -536,7 +537,7 @@ _SCRIPT = """
 (function(){
 "use strict";
 var D=JSON.parse(document.getElementById("layout").textContent);
-var svg=document.getElementById("map"),collapsed={},zoom=1;
+var svg=document.getElementById("map"),collapsed={},zoom=1,autoFit=false;
 function flow(sizes,maxw,gap){var x=0,y=0,row=0,w=0,pos=[];
  sizes.forEach(function(s){if(x>0&&x+s[0]>maxw){x=0;y+=row+gap;row=0;}pos.push([x,y]);x+=s[0]+gap;
  row=Math.max(row,s[1]);w=Math.max(w,x-gap);});return {pos:pos,w:w,h:y+row};}
@@ -577,7 +578,7 @@ function relayout(){
   if(!a||!b||same)return;var c=curve(a,b,+e.dataset.i);e.setAttribute("d",c.d);
   if(l)l.setAttribute("transform","translate("+c.x+","+c.y+")");});
  svg.setAttribute("width",top.w);svg.setAttribute("height",top.h);
- svg.setAttribute("viewBox","0 0 "+top.w+" "+top.h);applyZoom();}
+ svg.setAttribute("viewBox","0 0 "+top.w+" "+top.h);if(autoFit)fit();else applyZoom();}
 function applyZoom(){var w=+svg.getAttribute("width"),h=+svg.getAttribute("height");
  svg.style.width=(w*zoom)+"px";svg.style.height=(h*zoom)+"px";}
 svg.querySelectorAll(".panel-head").forEach(function(h){h.addEventListener("click",function(){
@@ -585,16 +586,18 @@ svg.querySelectorAll(".panel-head").forEach(function(h){h.addEventListener("clic
 document.getElementById("collapse").onclick=function(){Object.keys(D.panels).forEach(function(id){
  collapsed[id]=!D.panels[id].drift;});relayout();};
 document.getElementById("expand").onclick=function(){collapsed={};relayout();};
-document.getElementById("zoom-in").onclick=function(){zoom=Math.min(zoom*1.25,4);applyZoom();};
-document.getElementById("zoom-out").onclick=function(){zoom=Math.max(zoom/1.25,0.1);applyZoom();};
-document.getElementById("zoom-fit").onclick=function(){var box=document.getElementById("canvas");
- zoom=Math.min(1,(box.clientWidth-28)/(+svg.getAttribute("width")));applyZoom();};
-if(+svg.getAttribute("width")>document.getElementById("canvas").clientWidth-28){
- document.getElementById("zoom-fit").onclick();zoom=Math.max(zoom,0.6);applyZoom();}
+function fit(){var box=document.getElementById("canvas");
+ zoom=Math.max(0.6,Math.min(1,(box.clientWidth-28)/(+svg.getAttribute("width"))));applyZoom();}
+document.getElementById("zoom-in").onclick=function(){autoFit=false;zoom=Math.min(zoom*1.25,4);applyZoom();};
+document.getElementById("zoom-out").onclick=function(){autoFit=false;zoom=Math.max(zoom/1.25,0.1);applyZoom();};
+document.getElementById("zoom-fit").onclick=function(){autoFit=true;fit();};
+if(+svg.getAttribute("width")>document.getElementById("canvas").clientWidth-28){autoFit=true;fit();}
 svg.querySelectorAll(".card").forEach(function(c){var id=c.dataset.vpc;
  c.addEventListener("mouseenter",function(){svg.classList.add("focus");
   svg.querySelectorAll("[data-a='"+id+"'],[data-b='"+id+"']").forEach(function(e){e.classList.add("hl");});});
  c.addEventListener("mouseleave",function(){svg.classList.remove("focus");
   svg.querySelectorAll(".hl").forEach(function(e){e.classList.remove("hl");});});});
+if(location.hash==="#collapse")document.getElementById("collapse").onclick();
+document.body.setAttribute("data-ready","yes");
 })();
 """

@@ -396,11 +396,11 @@ def build(observed: Sequence[Observed], *, detail: bool = False, errors: Sequenc
                 vpc.id,
                 VpcNode(
                     id=vpc.id,
-                    name=vpc.name,
+                    name=" ".join(vpc.name.split()),  # one line in every format
                     account=vpc.owner_id or item.account_id,
                     region=vpc.region,
                     cidrs=tuple(vpc.cidrs) + tuple(vpc.ipv6_cidrs),
-                    flow_logs=flow_logs.get(vpc.id, FLOW_UNKNOWN),
+                    flow_logs=FLOW_IGNORED if vpc.ignored else flow_logs.get(vpc.id, FLOW_UNKNOWN),
                     ignored=vpc.ignored,
                     tables=tables.get(vpc.id, ()),
                 ),

@@ -1,0 +1,137 @@
+"""``peerkeeper why``: find the ends, observe the network between them, analyse, answer.
+
+The answer's fixes for a missing peering route come from peerkeeper's own route planner
+(:func:`peerkeeper.routes.plan`, run on what ``why`` observed): when the planner would add the route,
+the fix is "run ``peerkeeper apply``"; otherwise it is the AWS CLI command.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from peerkeeper.clients import Clients
+from peerkeeper.reach.analysis import FORWARD, RETURN, Explanation, Path, all_fixes, analyse_all, explanations
+from peerkeeper.reach.model import Node, Traffic
+from peerkeeper.reach.observe import InputError, Observed, Reader, find_ends, observe_network
+from peerkeeper.settings import Settings
+
+PROTOCOLS = ("tcp", "udp", "icmp", "all")
+
+
+def traffic_of(protocol: str, port: str | None) -> Traffic:
+    """Validate ``--protocol`` and ``--port`` (a person's mistake is an :class:`InputError`)."""
+    name = protocol.strip().lower()
+    if name not in PROTOCOLS:
+        raise InputError(f"--protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if port is None:
+        return Traffic(name)
+    if name not in ("tcp", "udp"):
+        meaning = "icmp means echo (ping), which has no port" if name == "icmp" else "all means every port"
+        raise InputError(f"--port applies to tcp and udp only: {meaning}")
+    try:
+        number = int(port)
+    except ValueError:
+        raise InputError(f"--port {port!r} is not a number between 0 and 65535") from None
+    if not 0 <= number <= 65535:
+        raise InputError(f"--port {number} is outside 0-65535")
+    return Traffic(name, number)
+
+
+@dataclass(frozen=True)
+class Answer:
+    source: dict[str, Any]
+    destination: dict[str, Any]
+    traffic: Traffic
+    paths: tuple[Path, ...]
+    reads: Counter[str]
+
+    @property
+    def reachable(self) -> bool:
+        return all(path.reachable for path in self.paths)
+
+    @property
+    def explanations(self) -> list[Explanation]:
+        return explanations(self.paths)
+
+    @property
+    def fixes(self) -> list[str]:
+        return all_fixes(self.paths)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "reachable": self.reachable,
+            "source": self.source,
+            "destination": self.destination,
+            "protocol": self.traffic.protocol,
+            "port": self.traffic.port,
+            "explanations": [e.to_dict() for e in self.explanations],
+            "fixes": self.fixes,
+            "paths": [
+                {
+                    "source": path.source.text(),
+                    "destination": path.destination.text(),
+                    "reachable": path.reachable,
+                    FORWARD: [hop.to_dict() for hop in path.direction(FORWARD)],
+                    RETURN: [hop.to_dict() for hop in path.direction(RETURN)],
+                }
+                for path in self.paths
+            ],
+            "reads": {"total": sum(self.reads.values()), "by_operation": dict(sorted(self.reads.items()))},
+        }
+
+
+def planned_routes(observed: Observed, account_id: str, settings: Settings) -> frozenset[tuple[str, str]]:
+    """(route table, CIDR) pairs peerkeeper's own route planner would create or replace.
+
+    The planner's rules are the contract's (trusted connection, ``ALLOWED_PEER_CIDRS``, no route over
+    an aggregate, ignore tags), so "run ``peerkeeper apply``" is only said when apply would do it.
+    """
+    from peerkeeper import inventory, routes  # noqa: PLC0415  (the reconcile machinery, only when asked)
+
+    world = routes.RouteWorld(
+        peerings=tuple(inventory.parse_peering(item, region) for region, item in observed.raw_peerings),
+        vpcs={item["VpcId"]: inventory.parse_vpc(item, region) for region, item in observed.raw_vpcs},
+        tables=tuple(inventory.parse_route_table(item, region) for region, item in observed.raw_tables),
+    )
+    plan = routes.plan(world, account_id, settings)
+    return frozenset(
+        (
+            action.params["RouteTableId"],
+            action.params.get("DestinationCidrBlock") or action.params["DestinationIpv6CidrBlock"],
+        )
+        for action in plan.actions
+    )
+
+
+def why(
+    clients: Clients,
+    regions: Sequence[str],
+    source: str,
+    destination: str,
+    traffic: Traffic,
+    *,
+    settings: Settings | None = None,
+    own_allowlist: bool = True,
+) -> Answer:
+    """Answer the question; only reads (``Answer.reads`` says how many, by operation).
+
+    ``settings`` are the contract's variables (the route planner's policy); with ``own_allowlist``
+    (``ALLOWED_PEER_ACCOUNTS`` unset) the allowlist is the source's account, as the template's default.
+    """
+    reader = Reader(clients)
+    ends = find_ends(reader, regions, source, destination)
+    observed = observe_network(reader, ends)
+    account_id = ends.source.owner_id
+    policy = settings or Settings(region=ends.source.region)
+    if own_allowlist:
+        policy = replace(policy, allowed_peer_accounts=frozenset({account_id}))
+    planned: Collection[tuple[str, str]] = planned_routes(observed, account_id, policy)
+    paths = analyse_all(observed.network, ends.source, ends.destinations, traffic, planned)
+    described_source = {"input": source, **ends.source.to_dict()}
+    return Answer(described_source, ends.destination, traffic, paths, reader.counts)
+
+
+__all__ = ["PROTOCOLS", "Answer", "InputError", "Node", "traffic_of", "why"]
