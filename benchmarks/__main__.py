@@ -154,17 +154,21 @@ def show_latency(found: dict[str, Any]) -> None:
     for label, key in (("no latency", "no_latency"), (f"{found['delay_s'] * 1000:.0f} ms per call", "latency")):
         for name, tool in found[key].items():
             ratios = [tool.get("vs_sequential_floor", ""), tool.get("vs_parallel_floor", "")]
-            rows.append([label, name, tool["wall_s_median"], *ratios, calls_text(tool["calls"])])
+            trips = tool.get("round_trips_median", "")
+            rows.append([label, name, tool["wall_s_median"], *ratios, trips, calls_text(tool["calls"])])
     table(
         f"One region ({found['vpcs']} VPCs, {found['route_tables']} route tables), median wall s of {found['repeats']}",
-        ["round trip", "tool", "wall s", "x seq. floor", "x par. floor", "calls"],
+        ["round trip", "tool", "wall s", "x seq. floor", "x par. floor", "round trips", "calls"],
         rows,
     )
     regions = found["regions"]
     table(
         f"Regions under the round trip ({', '.join(regions['names'])}), median wall s of {found['repeats']}",
-        ["tool", "wall s", "x one region", "reads"],
-        [[name, t["wall_s_median"], t["vs_one_region"], t["reads"]] for name, t in regions["tools"].items()],
+        ["tool", "wall s", "x one region", "round trips", "reads"],
+        [
+            [name, t["wall_s_median"], t["vs_one_region"], t["round_trips_median"], t["reads"]]
+            for name, t in regions["tools"].items()
+        ],
     )
 
 

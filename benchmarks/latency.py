@@ -6,6 +6,11 @@ trip: every request waits ``delay`` seconds, then goes to the emulator, and its 
 unchanged. Many requests wait at the same time (a thread per connection), as AWS serves many calls
 at once.
 
+The proxy also keeps when each request waited: :meth:`Proxy.round_trips` is the time during which
+at least one request was waiting, in round trips. Reads one after the other count one each; reads
+made at the same time count once together. It is the part of a run that latency makes, measured
+apart from the CPU time that a shared machine stretches.
+
 Bounded and self-stopping, so it cannot outlive or overload the benchmark: it listens on loopback
 only and forwards to a loopback emulator only; at most ``max_in_flight`` requests are forwarded at
 once (the others wait for a slot); and it shuts itself down after ``lifetime`` seconds or after
@@ -35,6 +40,7 @@ class _Server(ThreadingHTTPServer):
     last_request: float
     requests: int
     lock: threading.Lock
+    waits: list[tuple[float, float]]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,7 +57,10 @@ class _Handler(BaseHTTPRequestHandler):
             server.last_request = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        waited = time.monotonic()
         time.sleep(server.delay)  # the round trip
+        with server.lock:
+            server.waits.append((waited, time.monotonic()))
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         with server.slots:
             connection = http.client.HTTPConnection(*server.upstream, timeout=300)
@@ -73,6 +82,23 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 
 
+class Proxy:
+    """The running proxy: its URL, and what latency cost the requests since the last question."""
+
+    def __init__(self, url: str, server: _Server) -> None:
+        self.url, self._server = url, server
+
+    def round_trips(self) -> float:
+        """Round trips during which some request waited, since the last call (then forgotten)."""
+        with self._server.lock:
+            waits, self._server.waits = sorted(self._server.waits), []
+        covered, end = 0.0, float("-inf")
+        for start, stop in waits:
+            covered += max(0.0, stop - max(start, end))
+            end = max(end, stop)
+        return round(covered / self._server.delay, 1)
+
+
 @contextmanager
 def delayed(
     upstream_url: str,
@@ -81,8 +107,8 @@ def delayed(
     max_in_flight: int = 64,
     lifetime: float = 3600.0,
     idle: float = 600.0,
-) -> Iterator[str]:
-    """A proxy to ``upstream_url`` (loopback only) adding ``delay`` s to every request; yields its URL."""
+) -> Iterator[Proxy]:
+    """A proxy to ``upstream_url`` (loopback only) adding ``delay`` s to every request."""
     parsed = urllib.parse.urlsplit(upstream_url)
     if parsed.hostname not in (LOOPBACK, "localhost"):
         raise ValueError(f"the latency proxy forwards to loopback only, not {parsed.hostname!r}")
@@ -93,6 +119,7 @@ def delayed(
     server.last_request = time.monotonic()
     server.requests = 0
     server.lock = threading.Lock()
+    server.waits = []
     stop = threading.Event()
     started = time.monotonic()
 
@@ -108,7 +135,7 @@ def delayed(
     serving.start()
     guard.start()
     try:
-        yield f"http://{LOOPBACK}:{server.server_address[1]}"
+        yield Proxy(f"http://{LOOPBACK}:{server.server_address[1]}", server)
     finally:
         stop.set()
         guard.join(timeout=10)

@@ -63,15 +63,22 @@ def cli_calls(url: str, command: list[str]) -> dict[str, int]:
     return dict(sorted(calls.items()))
 
 
-def compare(url: str, tools: dict[str, Tool], repeats: int) -> dict[str, Any]:
-    """Each tool ``repeats`` times, in rotated order; medians, and every tool's ratio to each floor."""
+def compare(url: str, tools: dict[str, Tool], repeats: int, proxy: latency.Proxy | None = None) -> dict[str, Any]:
+    """Each tool ``repeats`` times, in rotated order; medians, and every tool's ratio to each floor.
+
+    Behind the proxy, also the round trips each tool waited for (the latency part of its time)."""
     walls: dict[str, list[float]] = {name: [] for name in tools}
+    trips: dict[str, list[float]] = {name: [] for name in tools}
     calls: dict[str, dict[str, Any]] = {}
     names = list(tools)
     for repeat in range(repeats):
         for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
+            if proxy is not None:
+                proxy.round_trips()  # forget what came before
             wall, calls[name] = tools[name](url)
             walls[name].append(wall)
+            if proxy is not None:
+                trips[name].append(proxy.round_trips())
     medians = {name: statistics.median(values) for name, values in walls.items()}
     result: dict[str, Any] = {}
     for name in names:
@@ -81,6 +88,8 @@ def compare(url: str, tools: dict[str, Tool], repeats: int) -> dict[str, Any]:
             "reads": _reads(calls[name]),
             "calls": dict(sorted(calls[name].items())),
         }
+        if proxy is not None:
+            entry["round_trips_median"] = statistics.median(trips[name])
         for reference in names:
             if reference.endswith("floor") and reference != name:
                 entry[f"vs_{reference.replace(' ', '_')}"] = round(medians[name] / medians[reference], 2)
@@ -110,14 +119,16 @@ def run(emulator: Emulator, size: int, repeats: int, *, delay: float = 0.1, regi
             "graph": cli_calls(emulator.url, ["graph", "--format", "mermaid"]),
         },
     }
-    with latency.delayed(emulator.url, delay) as url:
-        result["latency"] = compare(url, one, repeats)
+    with latency.delayed(emulator.url, delay) as proxy:
+        url = proxy.url
+        result["latency"] = compare(url, one, repeats, proxy)
         fan_out = {
             "parallel floor": floor(parallel=True),
+            f"{regions}-region parallel floor": floor(parallel=True, regions=all_regions),
             "plan, 1 region": plan(),
             f"plan, {regions} regions": plan(all_regions),
         }
-        measured = compare(url, fan_out, repeats)
+        measured = compare(url, fan_out, repeats, proxy)
     one_region = measured["plan, 1 region"]["wall_s_median"]
     for name in fan_out:
         measured[name]["vs_one_region"] = round(measured[name]["wall_s_median"] / one_region, 2)

@@ -67,5 +67,10 @@ def test_tiny_benchmark_runs_and_writes_json(tmp_path: Path) -> None:
             "GetCallerIdentity": 1,
         }
     assert latency["economy"]["graph"] == latency["economy"]["plan"]  # graph reads what plan reads, no more
+    assert latency["latency"]["peerkeeper plan"]["round_trips_median"] > 0  # the proxy saw the calls wait
+
+    # The budget of a sweep: every action of the drift built in is planned (20 VPCs here).
+    assert results["scale"]["drift_found_as_built"] is True
+    assert results["scale"]["pages"]["describe_route_tables"] == 1
     two = latency["regions"]["tools"]["plan, 2 regions"]
     assert two["calls"]["DescribeRouteTables"] == 2
