@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -164,8 +163,12 @@ def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         return None
 
 
+def _never(_route: Route) -> bool:
+    return False
+
+
 def covering_route(
-    table: RouteTable, destination: str, wanted: str, is_dead: Any = lambda route: False
+    table: RouteTable, destination: str, wanted: str, is_dead: Callable[[Route], bool] = _never
 ) -> Route | None:
     """The route of ``table`` whose destination strictly contains ``destination``, to another target.
 
