@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ CONTRACT_VARS = (
     "AWS_PROFILE",
     "PEERKEEPER_NOTIFY_TOPIC_ARN",
     "PEERKEEPER_RETRY_MODE",
+    "PEERKEEPER_SWEEP_SCHEDULE",
     "SECURITY_HUB",
 )
 
@@ -229,3 +231,15 @@ def internal_load_balancer(vpc: str, cidr_prefix: str, name: str = "api-elb") ->
         Name=name, Subnets=subnets, Scheme="internal", Type="application"
     )
     return str(created["LoadBalancers"][0]["DNSName"])
+
+
+def reset_emulator(endpoint: str) -> str:
+    """Empty moto's server (every account and region): each test starts from a fresh AWS.
+
+    Resetting a server that has served many accounts and regions takes seconds on a loaded machine:
+    the timeout is generous, the request is loopback only.
+    """
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        assert response.status == 200
+    return endpoint

@@ -168,7 +168,7 @@ def test_every_package_the_command_line_imports_is_a_declared_dependency():
         for dep in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     }
     distributions = packages_distributions()
-    for module in sorted(PACKAGE.glob("*.py")):
+    for module in sorted(PACKAGE.rglob("*.py")):
         if module.stem in DEMO_ONLY:
             continue
         for name in third_party_imports(module):

@@ -97,6 +97,7 @@ def test_each_connection_carries_what_the_plan_says_about_it():
     assert [m.replace for m in edges["pcx-2"].missing] == [False, False, True]
     assert (edges["pcx-3"].marks, edges["pcx-3"].kind) == (("refused",), "refused")
     assert edges["pcx-3"].refused == f"requester account {THEM} is not allowed"
+    assert edges["pcx-3"].explained_marks == (f"refused: requester account {THEM} is not allowed",)
     assert edges["pcx-3"].cross_account
     assert (edges["pcx-4"].marks, edges["pcx-4"].kind) == (("will accept",), "planned")
     assert edges["pcx-2"].label == "pcx-2 · active · 3 missing"

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from functions.sweep import app as sweep_app
 from peerkeeper import cli, demo
 from peerkeeper.clients import Clients
-from tests.support import ACCOUNT, ROOT
+from tests.support import ACCOUNT, ROOT, reset_emulator
 
 OTHER = "444455556666"
 DNS = "api.elb.lab.private=api-elb"
@@ -30,10 +29,7 @@ def server() -> Iterator[str]:
 @pytest.fixture
 def endpoint(server: str) -> str:
     """The server, emptied: every test starts from a fresh AWS."""
-    request = urllib.request.Request(f"{server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:  # loopback only
-        assert response.status == 200
-    return server
+    return reset_emulator(server)
 
 
 @pytest.fixture

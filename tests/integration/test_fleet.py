@@ -25,7 +25,7 @@ import peerkeeper.observability  # noqa: F401
 from peerkeeper import cli, demo
 from peerkeeper.clients import Clients
 from tests.reliability.faults import error_response
-from tests.support import ACCOUNT
+from tests.support import ACCOUNT, reset_emulator
 
 ROLE = "peerkeeper-plan"
 REGION = "us-east-1"
@@ -39,10 +39,7 @@ def server() -> Iterator[str]:
 
 @pytest.fixture
 def endpoint(server: str) -> str:
-    request = urllib.request.Request(f"{server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:  # loopback only
-        assert response.status == 200
-    return server
+    return reset_emulator(server)
 
 
 class Sts:
@@ -271,3 +268,33 @@ def test_account_and_org_exclude_each_other(capsys):
         cli.main(["plan", "--account", "111122223333", "--org", "--role-name", ROLE])
     assert stopped.value.code == 2  # argparse's usage error
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+# -- graph ----------------------------------------------------------------------------------------
+def test_graph_draws_every_account_asked_for(endpoint, organisation, sts, capsys):
+    b, c = organisation["b"], organisation["c"]
+    vpc_b, vpc_c = vpc_in(endpoint, b), vpc_in(endpoint, c)
+    capsys.readouterr()
+
+    args = ["graph", "--endpoint-url", endpoint, "--account", b, "--account", c, "--role-name", ROLE]
+    assert cli.main([*args, "--format", "mermaid"]) == cli.EXIT_OK
+
+    out = capsys.readouterr().out
+    assert f'["account {b}"]' in out
+    assert f'["account {c}"]' in out
+    assert vpc_b in out
+    assert vpc_c in out
+
+
+def test_graph_draws_the_reachable_accounts_and_exits_1_for_a_refused_one(endpoint, organisation, sts, capsys):
+    b, c = organisation["b"], organisation["c"]
+    vpc_b = vpc_in(endpoint, b)
+    sts.refused.add(c)
+    capsys.readouterr()
+
+    args = ["graph", "--endpoint-url", endpoint, "--account", b, "--account", c, "--role-name", ROLE]
+    assert cli.main(args) == cli.EXIT_ERROR
+
+    captured = capsys.readouterr()
+    assert vpc_b in captured.out
+    assert f"peerkeeper: warning: {c}: cannot assume {ROLE}: AssumeRole failed (AccessDenied)" in captured.err

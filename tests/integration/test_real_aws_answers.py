@@ -235,6 +235,28 @@ def test_initiating_request_raises_for_a_retry_and_changes_nothing(lab, calls, l
     assert peering_status(ec2, pcx) == "pending-acceptance"
 
 
+def test_the_retry_of_an_initiating_request_accepts_it_once_it_is_pending(lab, lambda_context):
+    ec2 = ec2_client()
+    pcx = request_peering(ec2, lab.api_vpc, lab.web_vpc)
+    rewrite, seen = peering_answer(status="initiating-request"), {"deliveries": 0}
+
+    def only_during_the_first_delivery(parsed: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
+        if seen["deliveries"] == 0:
+            rewrite(parsed=parsed, context=context, **kwargs)
+
+    register("after-call.ec2.DescribeVpcPeeringConnections", only_during_the_first_delivery)
+    event = lab_event(lab, CREATE_EVENT, pcx)
+    with pytest.raises(ReconcileError):
+        accept(event, lambda_context)
+    seen["deliveries"] += 1
+
+    retried = accept(event, lambda_context)  # Lambda's asynchronous retry of the same event
+
+    assert peering_status(ec2, pcx) == "active"
+    assert retried["actions"][0]["kind"] == "accept-peering"
+    assert all(routes_of(ec2, t)["10.1.0.0/16"] == pcx for t in lab.web_tables)
+
+
 def test_initiating_request_on_the_sweep_is_left_for_later(lab, configure, lambda_context):
     boto3.client("logs", region_name=REGION).create_log_group(logGroupName="flow-logs-group")
     ec2 = ec2_client()

@@ -582,10 +582,15 @@ def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
     from peerkeeper import graph  # noqa: PLC0415  (not needed on the Lambda path)
 
     fmt = graph.format_for(args.format, args.output)
-    result = run(resolve(args, base, DRY_RUN), "graph")
-    observed = graph.observed(result.account_id, result.reports, result.inventories)
-    text = graph.render(graph.picture(observed, detail=args.detail == "tables", errors=result.errors), fmt)
-    for error in result.errors:
+    with display() as shown:  # one account, or every account of --account / --org, like plan
+        group = _enter(args, base, DRY_RUN, shown)
+        shown.phase("observing", _units(group))
+        results = run_many(group.targets, "graph", parallel=args.parallel, on_unit=shown.step)
+    observed = [item for r in results for item in graph.observed(r.account_id, r.reports, r.inventories)]
+    errors = [f"{r.account_id}: {error}" if group.many else error for r in results for error in r.errors]
+    errors += [f"{item.account_id}: {item.reason}" for item in group.unreachable]
+    text = graph.render(graph.picture(observed, detail=args.detail == "tables", errors=errors), fmt)
+    for error in errors:
         sys.stderr.write(f"peerkeeper: warning: {error}\n")
     if args.output:
         try:
@@ -595,7 +600,7 @@ def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
         sys.stderr.write(f"peerkeeper: wrote the {fmt} picture to {args.output}\n")
     else:
         sys.stdout.write(text)
-    return EXIT_OK
+    return EXIT_ERROR if group.unreachable else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace, base: Mapping[str, str]) -> int:
@@ -702,6 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     graph.add_argument("--detail", choices=("tables",), help="tables: each VPC's route tables, missing routes in red")
     _common_options(graph)
+    _fleet_options(graph)
     graph.set_defaults(handler=cmd_graph)
     demo = commands.add_parser("demo", help="the seed lab on an embedded AWS emulator, driven by events")
     demo.set_defaults(handler=cmd_demo)

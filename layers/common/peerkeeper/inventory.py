@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from peerkeeper.clients import Clients
@@ -166,7 +167,15 @@ def parse_peering(item: Mapping[str, Any], region: str) -> Peering:
         requester=_parse_side(item.get("RequesterVpcInfo") or {}, region),
         accepter=_parse_side(item.get("AccepterVpcInfo") or {}, region),
         ignored=is_ignored(item.get("Tags")),
+        expires_at=_aware(item.get("ExpirationTime")),
     )
+
+
+def _aware(value: Any) -> datetime | None:
+    """botocore parses timestamps to aware datetimes; anything else (absent: moto) is unknown."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return None
 
 
 class Inventory:

@@ -81,7 +81,7 @@ def _group(group: Group, detail: bool) -> list[str]:
 
 
 def _edge(edge: Edge) -> str:
-    label = "\n".join((edge.id, edge.status, *edge.marks))
+    label = "\n".join((edge.id, edge.status, *edge.explained_marks))
     attributes = [
         f"id={quoted(edge.id)}",
         f"label={quoted(label)}",

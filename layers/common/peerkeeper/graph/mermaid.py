@@ -94,7 +94,7 @@ def _group(group: Group, detail: bool) -> list[str]:
 
 def _edge(edge: Edge) -> str:
     arrow = "-->" if edge.kind == "ok" else "-.->"
-    label = " · ".join((edge.id, edge.status, *edge.marks))
+    label = " · ".join((edge.id, edge.status, *edge.explained_marks))
     return f"  {node_id('n', edge.requester)} {arrow}|{_label([label])}| {node_id('n', edge.accepter)}"
 
 

@@ -130,6 +130,11 @@ class Edge:
         return tuple(marks)
 
     @property
+    def explained_marks(self) -> tuple[str, ...]:
+        """The marks, the refusal with its reason (``refused: requester account … is not allowed``)."""
+        return tuple(f"refused: {self.refused}" if mark == "refused" else mark for mark in self.marks)
+
+    @property
     def label(self) -> str:
         return " · ".join((self.id, self.status, *self.marks))
 

@@ -1,0 +1,143 @@
+"""The StackSet's optional read-only role holds exactly the reads ``plan`` makes, nothing else.
+
+The reads are recorded, not listed by hand: ``peerkeeper plan --account <member> --role-name ...``
+runs against moto's server over a world that takes every read path (a pending and an active
+peering, a cross-region peer, DNS records for a v2 load balancer and for a name only the classic
+API can answer, two private zones of one name, VPCs without flow logs), and every call made with the
+role's credentials is turned into its IAM action. That set must equal the role's policy. The trust
+policy and the creation condition (a trusted account set, one region per account since IAM is
+global) are checked on the template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+# Powertools' logger keeps the sys.stdout of its import: import it outside any captured test.
+import peerkeeper.observability  # noqa: F401
+from peerkeeper import cli, demo
+from peerkeeper.rules import load_template
+from tests.integration.test_fleet import in_account
+from tests.support import ROOT
+
+ROLE = "peerkeeper-plan"
+MEMBER = "777788889999"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="module")
+def plan_role(template: dict[str, Any]) -> dict[str, Any]:
+    role: dict[str, Any] = template["Resources"]["PlanRole"]
+    return role
+
+
+def policy_actions(role: dict[str, Any]) -> set[str]:
+    actions: set[str] = set()
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            listed = statement["Action"]
+            actions |= {listed} if isinstance(listed, str) else set(listed)
+    return actions
+
+
+class RoleCalls:
+    """IAM actions of the calls made with assumed-role sessions (the fleet's, made from a botocore session)."""
+
+    def __init__(self) -> None:
+        self.actions: set[str] = set()
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        service = model.service_model
+        prefix = service.signing_name or service.endpoint_prefix
+        self.actions.add(f"{prefix}:{model.name}")
+
+
+@pytest.fixture
+def role_calls(monkeypatch: pytest.MonkeyPatch) -> RoleCalls:
+    recorder = RoleCalls()
+    real_session = boto3.Session
+
+    def session(*args: Any, **kwargs: Any) -> boto3.Session:
+        made = real_session(*args, **kwargs)
+        if "botocore_session" in kwargs:  # fleet.assume: the role's session
+            made.events.register("before-call", recorder)
+        return made
+
+    monkeypatch.setattr(boto3, "Session", session)
+    return recorder
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with demo.emulator() as url:
+        yield url
+
+
+def build_member_world(endpoint: str) -> str:
+    clients = in_account(endpoint, MEMBER)
+    lab = demo.build_lab(clients, endpoint)
+    ec2 = clients.ec2("us-east-1")
+    # pending (peering concern) and active with missing routes (routes concern)
+    ec2.create_vpc_peering_connection(VpcId=lab.api.vpc, PeerVpcId=lab.web.vpc)
+    west = clients.ec2("us-west-2").create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    pcx = ec2.create_vpc_peering_connection(VpcId=lab.web.vpc, PeerVpcId=west, PeerRegion="us-west-2")
+    clients.ec2("us-west-2").accept_vpc_peering_connection(
+        VpcPeeringConnectionId=pcx["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    )
+    # a second private zone of the same name (on the other VPC): plan reads both zones' VPCs
+    clients.route53().create_hosted_zone(
+        Name=demo.ZONE_NAME,
+        CallerReference="namesake",
+        VPC={"VPCRegion": "us-east-1", "VPCId": lab.api.vpc},
+        HostedZoneConfig={"Comment": "namesake", "PrivateZone": True},
+    )
+    clients.route53().create_hosted_zone(
+        Name="other.lab.private",
+        CallerReference="other",
+        VPC={"VPCRegion": "us-east-1", "VPCId": lab.web.vpc},
+        HostedZoneConfig={"Comment": "other", "PrivateZone": True},
+    )
+    return f"api.{demo.ZONE_NAME}=api-elb,api.other.lab.private=api-elb,web.other.lab.private=classic-only@us-west-2"
+
+
+def test_the_plan_role_allows_exactly_the_reads_of_plan(endpoint, plan_role, role_calls, capsys):
+    records = build_member_world(endpoint)
+    args = ["plan", "--endpoint-url", endpoint, "--account", MEMBER, "--role-name", ROLE, "--dns-records", records]
+
+    code = cli.main([*args, "--json", "--allowed-accounts", MEMBER])
+
+    assert code == cli.EXIT_DRIFT, capsys.readouterr().err
+    assert "elasticloadbalancing:DescribeLoadBalancers" in role_calls.actions  # the DNS paths ran
+    assert "route53:ListResourceRecordSets" in role_calls.actions
+    assert role_calls.actions == policy_actions(plan_role)
+    assert not any(
+        action.split(":")[1].startswith(("Create", "Replace", "Accept", "Reject", "Change", "Delete"))
+        for action in policy_actions(plan_role)
+    )
+
+
+def test_the_plan_role_trusts_only_the_given_account_and_is_made_once_per_account(template, plan_role):
+    assert plan_role["Condition"] == "CreatePlanRole"
+    condition = template["Conditions"]["CreatePlanRole"]
+    assert condition == {
+        "Fn::And": [
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "PlanRoleTrustedAccount"}, ""]}]},
+            {"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "PlanRoleRegion"}]},
+        ]
+    }
+    (statement,) = plan_role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${PlanRoleTrustedAccount}:root"}}
+    assert plan_role["Properties"]["RoleName"] == {"Ref": "PlanRoleName"}
+    parameters = template["Parameters"]
+    assert parameters["PlanRoleTrustedAccount"]["Default"] == ""
+    assert parameters["PlanRoleName"]["Default"] == ROLE
