@@ -149,6 +149,7 @@ $(C7N): tools/requirements-c7n.lock | $(UV)
 BENCH_SIZE ?= small
 bench: $(STAMP) $(C7N)
 	$(PY) -m benchmarks --size $(BENCH_SIZE)
+	$(PY) -m benchmarks.why
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

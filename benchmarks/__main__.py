@@ -17,12 +17,39 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import coldstart, economy, emulator, size, sweep
+from benchmarks import coldstart, economy, emulator, parallel, scale, size, sweep
 
 SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {"runs": 1, "functions": ("repair_routes",), "worlds": [10], "repeats": 1, "details": False},
-    "small": {"runs": 10, "functions": coldstart.FUNCTIONS, "worlds": [10, 100], "repeats": 3, "details": True},
-    "full": {"runs": 10, "functions": coldstart.FUNCTIONS, "worlds": [10, 100, 1000], "repeats": 3, "details": True},
+    "tiny": {
+        "runs": 1,
+        "functions": ("repair_routes",),
+        "worlds": [10],
+        "repeats": 1,
+        "details": False,
+        "latency": {"size": 10, "repeats": 1, "regions": 2},
+        "attribute_runs": 1,
+        "scale": 20,
+    },
+    "small": {
+        "runs": 10,
+        "functions": coldstart.FUNCTIONS,
+        "worlds": [10, 100],
+        "repeats": 3,
+        "details": True,
+        "latency": {"size": 200, "repeats": 5, "regions": 4},
+        "attribute_runs": 5,
+        "scale": 1000,
+    },
+    "full": {
+        "runs": 10,
+        "functions": coldstart.FUNCTIONS,
+        "worlds": [10, 100, 1000],
+        "repeats": 3,
+        "details": True,
+        "latency": {"size": 200, "repeats": 7, "regions": 4},
+        "attribute_runs": 5,
+        "scale": 5000,
+    },
 }
 
 
@@ -122,6 +149,44 @@ def show(results: dict[str, Any]) -> None:
     )
 
 
+def show_latency(found: dict[str, Any]) -> None:
+    rows = []
+    for label, key in (("no latency", "no_latency"), (f"{found['delay_s'] * 1000:.0f} ms per call", "latency")):
+        for name, tool in found[key].items():
+            ratios = [tool.get("vs_sequential_floor", ""), tool.get("vs_parallel_floor", "")]
+            trips = tool.get("round_trips_median", "")
+            rows.append([label, name, tool["wall_s_median"], *ratios, trips, calls_text(tool["calls"])])
+    table(
+        f"One region ({found['vpcs']} VPCs, {found['route_tables']} route tables), median wall s of {found['repeats']}",
+        ["round trip", "tool", "wall s", "x seq. floor", "x par. floor", "round trips", "calls"],
+        rows,
+    )
+    regions = found["regions"]
+    table(
+        f"Regions under the round trip ({', '.join(regions['names'])}), median wall s of {found['repeats']}",
+        ["tool", "wall s", "x one region", "round trips", "reads"],
+        [
+            [name, t["wall_s_median"], t["vs_one_region"], t["round_trips_median"], t["reads"]]
+            for name, t in regions["tools"].items()
+        ],
+    )
+
+
+def show_more(results: dict[str, Any]) -> None:
+    for found in results["cold_start"].get("attribution", []):
+        parts = found["ms"]
+        names = list(dict.fromkeys([*parts["traced"], *parts["floor"]]))
+        table(
+            f"Cold start of {found['function']}, part by part (median ms of {found['runs']}): "
+            f"{found['traced_ratio']}x the floor traced, {found['untraced_ratio']}x untraced",
+            ["part", "as deployed", "tracing off", "floor"],
+            [[name, *(parts[v].get(name, "-") for v in ("traced", "untraced", "floor"))] for name in names],
+        )
+    found = results["scale"]
+    rows = [[key, json.dumps(value) if isinstance(value, dict) else value] for key, value in found.items()]
+    table("The budget of one sweep", ["what", "value"], rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
@@ -134,12 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     with emulator.running() as emu:
         print(f"emulator at {emu.url}; size {args.size}", file=sys.stderr)
         results["economy"] = economy.run(emu, tiny=args.size == "tiny")
-        results["cold_start"] = coldstart.run(emu, plan["runs"], plan["functions"], details=plan["details"])
+        results["cold_start"] = coldstart.run(
+            emu, plan["runs"], plan["functions"], details=plan["details"], attribute_runs=plan["attribute_runs"]
+        )
         if args.size != "tiny":
             results["deployment_size"] = size.run()
         results["sweep"] = sweep.run(emu, plan["worlds"], plan["repeats"])
+        results["latency"] = parallel.run(emu, **plan["latency"])
+    results["scale"] = scale.measure(plan["scale"])
     results["seconds"] = round(time.perf_counter() - started, 1)
     show(results)
+    show_latency(results["latency"])
+    show_more(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=sorted) + "\n")
     print(f"\n{args.size}: {results['seconds']} s; written to {out}")

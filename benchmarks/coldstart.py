@@ -160,15 +160,61 @@ def measure_function(emulator: Emulator, function: str, runs: int, directory: Pa
     }
 
 
-def run(emulator: Emulator, runs: int, functions: tuple[str, ...] = FUNCTIONS, *, details: bool) -> dict[str, Any]:
+def attribute(emulator: Emulator, function: str, runs: int, directory: Path) -> dict[str, Any]:
+    """Where init + first invocation spends its time, part by part, against the floor's same parts.
+
+    Three subjects take turns on a fresh lab each: the handler as deployed (tracing on), the handler
+    with ``POWERTOOLS_TRACE_DISABLED=1`` (Powertools still imports x-ray, but patches nothing and
+    records nothing), and the floor replaying the handler's calls."""
+    env = lambda_env(emulator, function)
+    untraced = lambda_env(emulator, function, {"POWERTOOLS_TRACE_DISABLED": "1"})
+    reference_lab = _fresh_lab(emulator, function)
+    calls_path = directory / f"{function}.calls.json"
+    child(["record", function, str(_event_file(reference_lab, function, directory)), str(calls_path)], env)
+    reference = json.loads(calls_path.read_text())
+    samples: dict[str, dict[str, list[float]]] = {"traced": defaultdict(list), "untraced": defaultdict(list)}
+    samples["floor"] = defaultdict(list)
+    for _ in range(runs):
+        for name, variant_env in (("traced", env), ("untraced", untraced)):
+            lab = _fresh_lab(emulator, function)
+            found = child(["attribute", function, str(_event_file(lab, function, directory))], variant_env)
+            for part, seconds in found.items():
+                samples[name][part].append(seconds)
+        floor_lab = _fresh_lab(emulator, function)
+        replay = _replay_file(reference, reference_lab, floor_lab, directory)
+        for part, seconds in child(["floor-attribute", str(replay)], env).items():
+            samples["floor"][part].append(seconds)
+    parts = {name: {part: _median(values) for part, values in found.items()} for name, found in samples.items()}
+    return {
+        "function": function,
+        "runs": runs,
+        "ms": parts,
+        "traced_ratio": round(parts["traced"]["total"] / parts["floor"]["total"], 2),
+        "untraced_ratio": round(parts["untraced"]["total"] / parts["floor"]["total"], 2),
+    }
+
+
+def run(
+    emulator: Emulator,
+    runs: int,
+    functions: tuple[str, ...] = FUNCTIONS,
+    *,
+    details: bool,
+    attribute_runs: int = 0,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         layer_copy(Path(tmp))
         results = [measure_function(emulator, function, runs, Path(tmp)) for function in functions]
         found = breakdown(emulator, max(3, runs // 2), Path(tmp)) if details else {}
+        parts = (
+            [attribute(emulator, function, attribute_runs, Path(tmp)) for function in functions]
+            if attribute_runs
+            else []
+        )
         _layers.clear()
     source = "make build output (.aws-sam/build/CommonLayer)" if SAM_LAYER.is_dir() else "pip install --target"
     source += ", compiled (unchecked-hash .pyc)"
-    return {"runs": runs, "layer": source, "functions": results, "breakdown": found}
+    return {"runs": runs, "layer": source, "functions": results, "breakdown": found, "attribution": parts}
 
 
 # -- where the time goes ----------------------------------------------------------------------

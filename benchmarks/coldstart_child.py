@@ -11,6 +11,8 @@ belongs to the handler's logs.
     record FUNCTION EVENT OUT   the same, untimed, writing every call's service, region, operation
                                 and parameters to OUT (what the floor script replays)
     floor-invoke CALLS          import boto3, then make exactly those calls with bare clients
+    attribute FUNCTION EVENT    invoke, timing each part on the way (see ``attribute``)
+    floor-attribute CALLS       floor-invoke, timing the same parts
 """
 
 import time
@@ -131,6 +133,103 @@ def floor_invoke(calls_path: str) -> None:
     write({"init": initialised - STARTED, "invoke": finished - initialised, "total": finished - STARTED})
 
 
+class Stopwatch:
+    """Sums the time spent inside wrapped functions (not re-entrant: outermost call only)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.depth = 0
+
+    def wrap(self, owner, name: str) -> None:
+        original = getattr(owner, name)
+        watch = self
+
+        def timed(*args, **kwargs):
+            if watch.depth:
+                return original(*args, **kwargs)
+            watch.depth += 1
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                watch.total += time.perf_counter() - started
+                watch.depth -= 1
+
+        setattr(owner, name, timed)
+
+
+def _watch_botocore():
+    """Stopwatches on client creation and on every API call (outside x-ray's wrapper, if any)."""
+    import botocore.client
+    import botocore.session
+
+    clients, calls = Stopwatch(), Stopwatch()
+    clients.wrap(botocore.session.Session, "create_client")
+    calls.wrap(botocore.client.BaseClient, "_make_api_call")
+    return clients, calls
+
+
+def attribute(function: str, event_path: str) -> None:
+    """init + first invocation, cut in parts: each import on the way, then within the invocation
+    the clients' creation, the AWS calls (with x-ray's wrapper when tracing is on) and the rest
+    (peerkeeper's own work and Powertools' decorators: logging, metrics, the handler's segment)."""
+    lambda_path(function)
+    event = load(event_path)
+    marks = {"interpreter": time.perf_counter() - STARTED}
+    last = time.perf_counter()
+
+    def mark(name: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        marks[name] = now - last
+        last = now
+
+    import boto3  # noqa: F401
+
+    mark("import boto3")
+    from peerkeeper import observability
+
+    mark("Powertools Logger + Metrics")
+    observability.__getattr__("tracer")
+    mark("x-ray: import, Tracer(), patch")
+    import app
+
+    mark("peerkeeper and the function")
+    clients, calls = _watch_botocore()
+    app.lambda_handler(event, Context())
+    invoke = time.perf_counter() - last
+    marks["clients created"] = clients.total
+    marks["AWS calls"] = calls.total
+    marks["handler's own work"] = invoke - clients.total - calls.total
+    marks["total"] = time.perf_counter() - STARTED
+    write(marks)
+
+
+def floor_attribute(calls_path: str) -> None:
+    sys.path.pop(0)
+    recorded = load(calls_path)["calls"]
+    marks = {"interpreter": time.perf_counter() - STARTED}
+    started = time.perf_counter()
+    import boto3
+    from botocore import xform_name
+
+    marks["import boto3"] = time.perf_counter() - started
+    clients_watch, calls_watch = _watch_botocore()
+    started = time.perf_counter()
+    clients: dict = {}
+    for service, region, operation, params in recorded:
+        key = (service, region)
+        if key not in clients:
+            clients[key] = boto3.client(service, region_name=region)
+        getattr(clients[key], xform_name(operation))(**params)
+    invoke = time.perf_counter() - started
+    marks["clients created"] = clients_watch.total
+    marks["AWS calls"] = calls_watch.total
+    marks["handler's own work"] = invoke - clients_watch.total - calls_watch.total
+    marks["total"] = time.perf_counter() - STARTED
+    write(marks)
+
+
 def snippet(code: str) -> None:
     """``snippet CODE``: the time of ``exec(CODE)`` in a fresh process (the import costs table)."""
     sys.path.pop(0)
@@ -162,6 +261,8 @@ MODES = {
     "floor-invoke": floor_invoke,
     "snippet": snippet,
     "profile": profile,
+    "attribute": attribute,
+    "floor-attribute": floor_attribute,
 }
 
 if __name__ == "__main__":

@@ -25,11 +25,12 @@ def test_tiny_benchmark_runs_and_writes_json(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=600,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Sweep on moto's server" in done.stdout
+    assert "Regions under the round trip" in done.stdout
     results = json.loads(out.read_text())
 
     cold = results["cold_start"]["functions"]
@@ -52,3 +53,24 @@ def test_tiny_benchmark_runs_and_writes_json(tmp_path: Path) -> None:
     assert plan["drift"]["missed_connections"] == []
     assert plan["drift"]["false_routes"] == 0
     assert plan["drift"]["missing_routes"] == f"{world['world']['missing_routes']}/{world['world']['missing_routes']}"
+
+    # Under the latency proxy: the same reads as without it, and regions side by side.
+    latency = results["latency"]
+    for key in ("no_latency", "latency"):
+        assert latency[key]["sequential floor"]["reads"] == 4
+        assert latency[key]["parallel floor"]["reads"] == 4
+        assert latency[key]["peerkeeper plan"]["calls"] == {
+            "DescribeFlowLogs": 1,
+            "DescribeRouteTables": 1,
+            "DescribeVpcPeeringConnections": 1,
+            "DescribeVpcs": 1,
+            "GetCallerIdentity": 1,
+        }
+    assert latency["economy"]["graph"] == latency["economy"]["plan"]  # graph reads what plan reads, no more
+    assert latency["latency"]["peerkeeper plan"]["round_trips_median"] > 0  # the proxy saw the calls wait
+
+    # The budget of a sweep: every action of the drift built in is planned (20 VPCs here).
+    assert results["scale"]["drift_found_as_built"] is True
+    assert results["scale"]["pages"]["describe_route_tables"] == 1
+    two = latency["regions"]["tools"]["plan, 2 regions"]
+    assert two["calls"]["DescribeRouteTables"] == 2

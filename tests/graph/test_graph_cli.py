@@ -119,12 +119,12 @@ def test_detail_tables_lists_each_route_table_and_its_missing_routes(world, caps
 
 def test_graph_makes_the_calls_plan_makes_and_no_more(world, recorder, capsys):
     cli.main(["plan", "--json"])
-    plan_calls = list(recorder.operations)
+    plan_calls = sorted(recorder.operations)  # the region's listings are read at once: any order
     recorder.clear()
 
     for fmt in FORMATS:
         graph(capsys, "--format", fmt, "--detail", "tables")
-        assert recorder.operations == plan_calls, fmt
+        assert sorted(recorder.operations) == plan_calls, fmt
         recorder.clear()
     assert all(name.startswith(("Describe", "Get")) for name in plan_calls)  # and none of them mutates
 
@@ -153,9 +153,10 @@ def test_output_is_written_atomically_in_the_format_its_suffix_names(world, caps
 def test_an_unwritable_output_is_one_line_on_stderr(world, capsys, tmp_path):
     capsys.readouterr()
     assert cli.main(["graph", "--output", str(tmp_path / "no" / "such" / "dir.html")]) == cli.EXIT_ERROR
-    err = capsys.readouterr().err
-    assert err.startswith("peerkeeper: error: cannot write ")
-    assert err.count("\n") == 1
+    lines = capsys.readouterr().err.strip().splitlines()  # the progress display may leave a blank line
+    assert len(lines) == 1
+    assert lines[0].startswith("peerkeeper: error: cannot write ")
+    assert "Traceback" not in lines[0]
 
 
 def test_the_page_fetches_nothing_from_the_network(world, capsys):

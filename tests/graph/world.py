@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support import ACCOUNT, OTHER_ACCOUNT, build_vpc, ec2_client, other_account_client, request_peering
+from tests.support import ACCOUNT, build_vpc, ec2_client, other_account_client, request_peering
 
 
 @dataclass
@@ -47,5 +47,4 @@ def build_world() -> World:
     )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
     vpcs["stranger-vpc"] = stranger_vpc
     cidrs["stranger-vpc"] = "10.9.0.0/16"
-    assert OTHER_ACCOUNT != ACCOUNT
     return World(vpcs, cidrs, routed, drifted, refused)

@@ -22,6 +22,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from peerkeeper import securityhub
 from peerkeeper.clients import default_clients
 from peerkeeper.observability import metrics
+from peerkeeper.reconcile import ReconcileError
 from tests.support import (
     ACCOUNT,
     OTHER_ACCOUNT,
@@ -220,6 +221,30 @@ def test_a_route_conflict_is_a_high_finding_per_destination(lab, configure, lamb
     ec2.delete_route(RouteTableId=lab.web_tables[0], DestinationCidrBlock="10.1.0.0/16")
     sweep(scheduled(), lambda_context)
     assert [f for f in active() if f["GeneratorId"] == "peerkeeper/routes/conflict"] == []
+
+
+def test_a_concern_that_cannot_be_observed_archives_none_of_its_findings(lab, configure, lambda_context):
+    configure(SECURITY_HUB="true")
+    ec2 = ec2_client()
+    request_peering(ec2, lab.api_vpc, lab.web_vpc)
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.create_route(RouteTableId=lab.web_tables[0], DestinationCidrBlock="10.1.0.0/16", GatewayId=igw)
+    sweep(scheduled(), lambda_context)
+    [conflict] = [f["Id"] for f in active() if f["GeneratorId"] == "peerkeeper/routes/conflict"]
+    ec2.delete_route(RouteTableId=lab.web_tables[0], DestinationCidrBlock="10.1.0.0/16")
+    # Rewritten response: DescribeRouteTables unavailable (moto always answers). The conflict is
+    # gone, but this sweep cannot see it: its silence must not archive the finding.
+    unavailable = _answer(503, {"Error": {"Code": "Unavailable", "Message": "Service is unavailable"}})
+    events = default_clients().ec2(REGION).meta.events
+    events.register_first("before-call.ec2.DescribeRouteTables", unavailable)
+
+    with pytest.raises(ReconcileError):
+        sweep(scheduled(), lambda_context)
+
+    assert conflict in [f["Id"] for f in active()]
+    events.unregister("before-call.ec2.DescribeRouteTables", unavailable)
+    sweep(scheduled(), lambda_context)
+    assert conflict not in [f["Id"] for f in active()]
 
 
 def test_without_security_hub_no_client_is_made_and_no_call_is_sent(refused, configure, calls, lambda_context):

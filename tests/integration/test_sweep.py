@@ -297,26 +297,45 @@ def test_sweep_paces_its_mutating_calls(aws, calls):
 
 
 # -- deadline ---------------------------------------------------------------------------------
-class ShortContext(FakeContext):
-    """Plenty of time for the first ``calls`` questions, then 2 s left (under the 10 s reserve)."""
-
-    def __init__(self, calls: int) -> None:
+# A fake clock, not a timed test: every AWS call of peerkeeper's clients spends a fixed number of
+# seconds of the context's remaining time (reads ``read_s``, mutations ``write_s``); the handler sees
+# Lambda's ``get_remaining_time_in_millis`` fall as it works and must stop 10 s before zero.
+class ClockContext(FakeContext):
+    def __init__(self, budget_s: float, read_s: float = 0.0, write_s: float = 0.0) -> None:
         super().__init__()
-        self.calls_left = calls
+        self.left_s, self.read_s, self.write_s = budget_s, read_s, write_s
+        self.mutations_after_deadline = 0
+        default_clients().session.events.register("before-call", self._spend)
+
+    def _spend(self, model: Any, **_: Any) -> None:
+        mutating = not model.name.startswith(("Describe", "List", "Get"))
+        if mutating and self.left_s < 10:
+            self.mutations_after_deadline += 1
+        self.left_s -= self.write_s if mutating else self.read_s
 
     def get_remaining_time_in_millis(self) -> int:
-        self.calls_left -= 1
-        return 60_000 if self.calls_left >= 0 else 2_000
+        return int(self.left_s * 1000)
 
 
 def test_sweep_stops_before_the_deadline_and_the_next_run_carries_on(lab, calls):
     ec2 = ec2_client()
     pcx = active_peering(ec2, lab.api_vpc, lab.web_vpc)
 
-    first = sweep(scheduled(), ShortContext(calls=2))
+    # 4 routes to create; 39 s to go, 15 s per mutation: two fit before the 10 s reserve.
+    context = ClockContext(budget_s=39, write_s=15)
+    first = sweep(scheduled(), context)
 
-    assert first["remaining"] > 0
-    assert len([a for a in first["actions"] if a["outcome"] == "done"]) == 2
+    assert [a["outcome"] for a in first["actions"] if a["kind"] == "create-route"] == [
+        "done",
+        "done",
+        "skipped",
+        "skipped",
+    ]
+    # Past the deadline the flow logs are still planned from memory (read with the rest), not created.
+    assert [a["outcome"] for a in first["actions"] if a["kind"] == "create-flow-logs"] == ["skipped"]
+    assert first["remaining"] == 3
+    assert "deadline" not in first  # nothing was left unobserved
+    assert context.mutations_after_deadline == 0
     assert "failed" not in first
     calls.clear()
 
@@ -328,7 +347,50 @@ def test_sweep_stops_before_the_deadline_and_the_next_run_carries_on(lab, calls)
         assert routes_of(ec2, table)["10.1.0.0/16"] == pcx
     for table in lab.api_tables:
         assert routes_of(ec2, table)["10.0.0.0/16"] == pcx
-    assert vpcs_with_flow_logs() == all_vpcs()
+
+
+def test_sweep_that_runs_out_of_time_while_reading_stops_cleanly_and_changes_nothing(lab, calls):
+    ec2 = ec2_client()
+    pcx = active_peering(ec2, lab.api_vpc, lab.web_vpc)
+    calls.clear()
+
+    # 9 s left when the sweep starts (under the 10 s reserve): no read starts. (The deadline in the
+    # middle of a paginated read: tests/unit/test_inventory.py.)
+    first = sweep(scheduled(), ClockContext(budget_s=9))
+
+    assert calls.operations == []
+    assert first["actions"] == []
+    assert first["deadline"]["not_done"] == ["peering", "routes", "flow_logs"]  # no DNS_RECORDS: nothing to read
+    assert first["deadline"]["while"].endswith("(not started)")
+    (problem,) = first["problems"]
+    assert problem["resource"] == "deadline"
+    assert "the next run carries on" in problem["reason"]
+    assert "failed" not in first  # a stop, not a failure: no retry of the scheduled event
+
+    second = sweep(scheduled(), FakeContext())
+
+    assert "deadline" not in second
+    for table in lab.web_tables:
+        assert routes_of(ec2, table)["10.1.0.0/16"] == pcx
+
+
+def test_sweep_past_the_deadline_does_not_start_the_reads_of_a_concern(lab, configure, calls):
+    configure(DNS_RECORDS=f"{RECORD}={LB}")
+    ec2 = ec2_client()
+    pcx = active_peering(ec2, lab.api_vpc, lab.web_vpc)
+    calls.clear()
+
+    first = sweep(scheduled(), ClockContext(budget_s=39, write_s=15))
+
+    # Routes: two done, two skipped; DNS needs Route 53 reads: not started; flow logs: from memory.
+    assert not any(name.startswith(("ListHostedZones", "DescribeLoadBalancers")) for name in calls.operations)
+    assert first["deadline"] == {"while": "reading ListHostedZonesByName (not started)", "not_done": ["dns"]}
+    assert first["remaining"] == 3
+
+    sweep(scheduled(), FakeContext())
+
+    for table in lab.web_tables:
+        assert routes_of(ec2, table)["10.1.0.0/16"] == pcx
 
 
 # -- failures ---------------------------------------------------------------------------------

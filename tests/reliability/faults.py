@@ -94,11 +94,8 @@ class Throttler:
     operations: Collection[str] | None = None
     attempts: Counter[str] = field(default_factory=Counter)
     injected: Counter[str] = field(default_factory=Counter)
-    _random: random.Random = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)
+    _streams: dict[str, random.Random] = field(default_factory=dict)
 
     def __call__(self, request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
         service, operation = _service_and_operation(event_name)
@@ -106,7 +103,10 @@ class Throttler:
             return None
         with self._lock:
             self.attempts[operation] += 1
-            if self._random.random() >= self.rate:
+            # One seeded sequence per operation: the same faults whatever the order in which
+            # concurrent reads of different operations (Inventory.load_region) reach this hook.
+            stream = self._streams.setdefault(operation, random.Random(f"{self.seed}:{operation}"))
+            if stream.random() >= self.rate:
                 return None
             self.injected[operation] += 1
         code, message, status = throttle_for(service)

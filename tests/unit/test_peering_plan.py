@@ -249,7 +249,7 @@ def test_refused_requests_are_left_pending_by_default():
     plan = peering.plan([request(side(STRANGER, REMOTE, cidrs=("10.5.0.0/16",)))], VPCS, SETTINGS, ME)
 
     assert plan.actions == ()
-    assert plan.refused[0].detail == {"requester": f"{STRANGER}/{REMOTE}"}
+    assert plan.refused[0].detail["requester"] == f"{STRANGER}/{REMOTE}"
 
 
 def test_overlap_ignores_different_ip_versions():

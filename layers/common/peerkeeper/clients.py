@@ -3,16 +3,27 @@
 Never at import time: moto must be able to intercept, and a handler must not pay for a client it
 does not use. The retry mode is botocore's (standard by default, adaptive selectable): no
 hand-written sleep loops anywhere in peerkeeper.
+
+The Lambda functions' clients (:func:`default_clients`) load trimmed service models from
+``botocore_data/`` (botocore's ``data_path``): the same models with only the operations the
+functions call. Creating an EC2 client otherwise parses 830 operations to call 9, the largest single
+part of a cold start after the imports (``tools/trim_botocore_data.py``, docs/benchmarks.md). The
+command line keeps botocore's full models: ``why`` and the rest may call anything.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
 from peerkeeper.partitions import partition_of
 from peerkeeper.settings import get_settings
@@ -28,6 +39,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 
+TRIMMED_DATA = Path(__file__).resolve().parent / "botocore_data"
+
+
 class Clients:
     """A client factory bound to one session (default credentials, a profile, or assumed-role keys)."""
 
@@ -38,9 +52,11 @@ class Clients:
         retry_mode: str = "standard",
         max_attempts: int = 5,
         endpoint_url: str | None = None,
+        data_path: Path | None = None,
     ) -> None:
         self._session = session
         self._endpoint_url = endpoint_url
+        self._data_path = data_path
         self._retry_mode, self._max_attempts = retry_mode, max_attempts
         self._config = Config(retries={"mode": retry_mode, "total_max_attempts": max_attempts})  # type: ignore[arg-type]
         self._cache: dict[tuple[str, str], Any] = {}
@@ -49,13 +65,22 @@ class Clients:
     def derive(self, session: boto3.Session) -> Clients:
         """The same configuration (retries, endpoint) over another session: an assumed role's."""
         return Clients(
-            session, retry_mode=self._retry_mode, max_attempts=self._max_attempts, endpoint_url=self._endpoint_url
+            session,
+            retry_mode=self._retry_mode,
+            max_attempts=self._max_attempts,
+            endpoint_url=self._endpoint_url,
+            data_path=self._data_path,
         )
 
     @property
     def session(self) -> boto3.Session:
         if self._session is None:
-            self._session = boto3.Session()
+            core = botocore.session.Session()
+            if self._data_path is not None:
+                # Searched before botocore's own data (and after nothing): set before boto3 reads it.
+                user = core.get_config_variable("data_path")
+                core.set_config_variable("data_path", os.pathsep.join(p for p in (str(self._data_path), user) if p))
+            self._session = boto3.Session(botocore_session=core)
         return self._session
 
     def _client(self, service: str, region: str) -> Any:
@@ -69,6 +94,11 @@ class Clients:
                     endpoint_url=self._endpoint_url,
                 )
             return self._cache[key]
+
+    def _warm(self, service: str, region: str) -> None:
+        # Ahead of need: a client that cannot be made now fails again, loudly, where it is needed.
+        with contextlib.suppress(BotoCoreError):
+            self._client(service, region)
 
     def ec2(self, region: str) -> EC2Client:
         return self._client("ec2", region)  # type: ignore[no-any-return]
@@ -105,11 +135,20 @@ class Clients:
         return self._client("organizations", region)  # type: ignore[no-any-return]
 
     def account_id(self, region: str) -> str:
-        return self.sts(region).get_caller_identity()["Account"]
+        """The caller's account (STS). Whoever asks reads EC2 in ``region`` next: its client, the
+        largest to create, is made while STS answers (a round trip of 50-300 ms on AWS)."""
+        sts = self.sts(region)
+        warm = threading.Thread(target=self._warm, args=("ec2", region), name="peerkeeper-warm", daemon=True)
+        warm.start()
+        try:
+            return sts.get_caller_identity()["Account"]
+        finally:
+            warm.join()
 
 
 @lru_cache(maxsize=1)
 def default_clients() -> Clients:
     """The Lambda process's clients: default credentials, retry mode from the settings."""
     settings = get_settings()
-    return Clients(retry_mode=settings.retry_mode, max_attempts=settings.max_attempts)
+    trimmed = TRIMMED_DATA if TRIMMED_DATA.is_dir() else None  # absent from a pip install: full models
+    return Clients(retry_mode=settings.retry_mode, max_attempts=settings.max_attempts, data_path=trimmed)

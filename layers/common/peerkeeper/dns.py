@@ -397,6 +397,7 @@ def observe(env: Env, scope: Scope) -> DnsWorld:
     records = _records_in_scope(env.settings, scope)
     if not records:
         return DnsWorld(region=region, records=())
+    env.inventory.deadline.check("ListHostedZonesByName", pages=0)  # Route 53's reads are not the inventory's
     route53 = env.clients.route53(region)
     zones = _hosted_zones(route53)
     if scope.zone_ids and not scope.whole_region:

@@ -135,14 +135,10 @@ def plan(world: FlowLogWorld, settings: Settings, account_id: str) -> Plan:
 
 
 # -- observe ----------------------------------------------------------------------------------
-def _describe_flow_logs(ec2: EC2Client, vpc_ids: Collection[str] | None) -> list[FlowLog]:
-    """Flow logs of the named VPCs (one filtered call per 200 ids), or all of the region's."""
+def _describe_flow_logs(ec2: EC2Client, vpc_ids: Collection[str]) -> list[FlowLog]:
+    """Flow logs of the named VPCs (one filtered call per 200 ids)."""
     paginator = ec2.get_paginator("describe_flow_logs")
-    if vpc_ids is None:
-        pages = [paginator.paginate()]
-    else:
-        chunks = filter_chunks(vpc_ids)
-        pages = [paginator.paginate(Filters=[{"Name": "resource-id", "Values": chunk}]) for chunk in chunks]
+    pages = [paginator.paginate(Filters=[{"Name": "resource-id", "Values": chunk}]) for chunk in filter_chunks(vpc_ids)]
     return [parse_flow_log(item) for pager in pages for page in pager for item in page.get("FlowLogs", [])]
 
 
@@ -150,13 +146,15 @@ def observe(env: Env, scope: Scope) -> FlowLogWorld:
     """The VPCs in scope (the whole region, or the ones an event names) and their flow logs."""
     if scope.whole_region:
         vpcs = env.inventory.all_vpcs(scope.region)
-        vpc_ids: Collection[str] | None = None
-    else:
-        vpcs = list(env.inventory.vpcs(scope.region, scope.vpc_ids).values())
-        vpc_ids = {vpc.id for vpc in vpcs}
+        if not vpcs:
+            return FlowLogWorld(vpcs=(), flow_logs=(), delivery_id=env.delivery_id)
+        # Read with the region's other listings, at the same time (Inventory.load_region).
+        flow_logs = [parse_flow_log(item) for item in env.inventory.all_flow_logs(scope.region)]
+        return FlowLogWorld(vpcs=tuple(vpcs), flow_logs=tuple(flow_logs), delivery_id=env.delivery_id)
+    vpcs = list(env.inventory.vpcs(scope.region, scope.vpc_ids).values())
     if not vpcs:
         return FlowLogWorld(vpcs=(), flow_logs=(), delivery_id=env.delivery_id)
-    flow_logs = _describe_flow_logs(env.clients.ec2(scope.region), vpc_ids)
+    flow_logs = _describe_flow_logs(env.clients.ec2(scope.region), {vpc.id for vpc in vpcs})
     return FlowLogWorld(vpcs=tuple(vpcs), flow_logs=tuple(flow_logs), delivery_id=env.delivery_id)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from peerkeeper.clients import default_clients
 from peerkeeper.events import Scope, delivery_id, scope_from_event
-from peerkeeper.notify import notify
+from peerkeeper.notify import as_sweep_tells, notify
 from peerkeeper.observability import logger, metrics
 from peerkeeper.reconcile import Pacer
 from peerkeeper.securityhub import publish
@@ -48,7 +48,8 @@ def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: b
     logger.info("reconciled", extra={"summary": summary})
     # Before raising: a failed action is exactly what operators must hear about.
     function = str(getattr(context, "function_name", "") or "")
-    notification = notify(settings, env.clients, summary, function=function, account=env.account_id)
+    told = as_sweep_tells(summary, event, settings, env.account_id) if whole_region else summary
+    notification = notify(settings, env.clients, told, function=function, account=env.account_id)
     if notification:
         summary["notification"] = notification
     findings = publish(settings, env.clients, report, scope, concerns, account=env.account_id)

@@ -7,15 +7,25 @@ each kind once for the whole region, after which every lookup is answered from m
 
 Filters are also applied client-side: moto ignores ``DescribeVpcPeeringConnections`` filters, and a
 second check costs nothing.
+
+The region's bulk reads are independent of each other, so :meth:`Inventory.load_region` makes them
+at the same time from a small thread pool (botocore clients are thread-safe; the inventory itself is
+only written by the calling thread, in a fixed order, so what is observed does not depend on which
+answer came first). On AWS each call costs a round trip of 50-300 ms: the region is read in the time
+of its slowest listing instead of the sum of all of them (docs/benchmarks.md). Every page of every
+read first checks the deadline (:class:`peerkeeper.deadline.Deadline`): a read that cannot finish in
+time stops with :class:`~peerkeeper.deadline.DeadlineReached` instead of being cut off by the timeout.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from peerkeeper.clients import Clients
+from peerkeeper.deadline import Deadline
 from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored, name_tag
 
 # A CIDR being associated is routable by the time its CloudTrail event arrives (seconds later).
@@ -23,6 +33,17 @@ _LIVE_CIDR_STATES = ("associated", "associating")
 # Values per EC2 filter: more fail the whole call with FilterLimitExceeded (moto accepts any number).
 # Every filtered describe splits its values into chunks of this size and merges the answers.
 FILTER_VALUES_LIMIT = 200
+_READ_THREADS = 8  # at most this many reads in flight at once (EC2 allows bursts of 100 describes)
+# The region-wide listings: kind -> (operation, result key). ``flow_logs`` are kept as AWS returns
+# them (the flow-log concern parses its own).
+BULK_READS: Mapping[str, tuple[str, str]] = {
+    "vpcs": ("describe_vpcs", "Vpcs"),
+    "route_tables": ("describe_route_tables", "RouteTables"),
+    "peerings": ("describe_vpc_peering_connections", "VpcPeeringConnections"),
+    "flow_logs": ("describe_flow_logs", "FlowLogs"),
+}
+DEFAULT_KINDS = ("vpcs", "route_tables", "peerings")
+T = TypeVar("T")
 # Every target field of botocore's ``Route`` shape (EC2 2016-11-15), most specific first: a NAT
 # instance's route carries InstanceId and NetworkInterfaceId. A Gateway Load Balancer endpoint reads
 # back as GatewayId ``vpce-...``; VpcEndpointId (CreateRoute's name for it) is accepted too. IpAddress
@@ -69,6 +90,26 @@ def filter_chunks(values: Collection[str]) -> Iterator[list[str]]:
     ordered = sorted(values)
     for start in range(0, len(ordered), FILTER_VALUES_LIMIT):
         yield ordered[start : start + FILTER_VALUES_LIMIT]
+
+
+def read_together(reads: Sequence[Callable[[], T]]) -> list[T]:
+    """Call each of ``reads`` at the same time (a small thread pool); results in the given order.
+
+    Every read runs to its end (or its own error); then the first error in the given order is
+    raised, so what fails does not depend on timing either.
+    """
+    if len(reads) <= 1:
+        return [read() for read in reads]
+    # Imported here: the event handlers never read in bulk and need not pay for it at a cold start.
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    with ThreadPoolExecutor(max_workers=min(_READ_THREADS, len(reads)), thread_name_prefix="peerkeeper-read") as pool:
+        futures = [pool.submit(read) for read in reads]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+    return [future.result() for future in futures]
 
 
 def parse_vpc(item: Mapping[str, Any], region: str) -> Vpc:
@@ -166,36 +207,54 @@ def parse_peering(item: Mapping[str, Any], region: str) -> Peering:
         requester=_parse_side(item.get("RequesterVpcInfo") or {}, region),
         accepter=_parse_side(item.get("AccepterVpcInfo") or {}, region),
         ignored=is_ignored(item.get("Tags")),
+        expires_at=_aware(item.get("ExpirationTime")),
     )
+
+
+def _aware(value: Any) -> datetime | None:
+    """botocore parses timestamps to aware datetimes; anything else (absent: moto) is unknown."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return None
 
 
 class Inventory:
     """What one invocation has read, per region. Lookups read AWS only for what is not known yet."""
 
-    def __init__(self, clients: Clients, account_id: str) -> None:
+    def __init__(self, clients: Clients, account_id: str, deadline: Deadline | None = None) -> None:
         self.clients = clients
         self.account_id = account_id
+        self.deadline = deadline or Deadline()
         self._vpcs: dict[str, dict[str, Vpc]] = {}
         self._tables: dict[str, dict[str, RouteTable]] = {}
         self._peerings: dict[str, dict[str, Peering]] = {}
+        self._flow_logs: dict[str, list[dict[str, Any]]] = {}
         self._complete: set[tuple[str, str]] = set()  # (kind, region) read in full
         self._asked: dict[tuple[str, str], set[str]] = {}  # (filter, region) -> values already asked
         self._peering_queries: set[tuple[str, frozenset[str], frozenset[str]]] = set()
 
     # -- whole region -------------------------------------------------------------------------
-    def load_region(self, region: str, kinds: Iterable[str] = ("vpcs", "route_tables", "peerings")) -> None:
-        """Read each kind once for the whole region (the sweep's bulk observe)."""
+    def load_region(self, region: str, kinds: Iterable[str] = DEFAULT_KINDS) -> None:
+        """Read each kind once for the whole region (the sweep's bulk observe), all at the same time."""
+        todo = [kind for kind in BULK_READS if kind in set(kinds) and (kind, region) not in self._complete]
+        if not todo:
+            return
         ec2 = self.clients.ec2(region)
-        if "vpcs" in kinds and ("vpcs", region) not in self._complete:
-            self._store_vpcs(region, self._pages(ec2, "describe_vpcs", "Vpcs", []))
-            self._complete.add(("vpcs", region))
-        if "route_tables" in kinds and ("route_tables", region) not in self._complete:
-            self._store_tables(region, self._pages(ec2, "describe_route_tables", "RouteTables", []))
-            self._complete.add(("route_tables", region))
-        if "peerings" in kinds and ("peerings", region) not in self._complete:
-            items = self._pages(ec2, "describe_vpc_peering_connections", "VpcPeeringConnections", [])
-            self._store_peerings(region, items)
-            self._complete.add(("peerings", region))
+
+        def reader(kind: str) -> Callable[[], list[dict[str, Any]]]:
+            operation, key = BULK_READS[kind]
+            return lambda: self._pages(ec2, operation, key, [])
+
+        found = read_together([reader(kind) for kind in todo])
+        store = {
+            "vpcs": self._store_vpcs,
+            "route_tables": self._store_tables,
+            "peerings": self._store_peerings,
+            "flow_logs": self._store_flow_logs,
+        }
+        for kind, items in zip(todo, found, strict=True):  # stored in a fixed order, whatever came first
+            store[kind](region, items)
+            self._complete.add((kind, region))
 
     # -- lookups ------------------------------------------------------------------------------
     def vpcs(self, region: str, ids: Collection[str]) -> dict[str, Vpc]:
@@ -213,6 +272,11 @@ class Inventory:
     def all_vpcs(self, region: str) -> list[Vpc]:
         self.load_region(region, kinds=("vpcs",))
         return list(self._vpcs.get(region, {}).values())
+
+    def all_flow_logs(self, region: str) -> list[dict[str, Any]]:
+        """Every flow log of the region, as DescribeFlowLogs returns them."""
+        self.load_region(region, kinds=("flow_logs",))
+        return list(self._flow_logs.get(region, ()))
 
     def route_tables(
         self, region: str, *, vpc_ids: Collection[str] = (), table_ids: Collection[str] = ()
@@ -284,11 +348,17 @@ class Inventory:
         return {region for known_kind, region in self._complete if known_kind == kind}
 
     # -- internals ----------------------------------------------------------------------------
-    @staticmethod
-    def _pages(client: Any, operation: str, key: str, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _pages(self, client: Any, operation: str, key: str, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every item of a paginated describe; the deadline is checked before each page is asked for."""
         paginator = client.get_paginator(operation)
         kwargs: dict[str, Any] = {"Filters": filters} if filters else {}
-        return [item for page in paginator.paginate(**kwargs) for item in page.get(key, [])]
+        items: list[dict[str, Any]] = []
+        self.deadline.check(operation, pages=0)
+        for number, page in enumerate(paginator.paginate(**kwargs), start=1):
+            items.extend(page.get(key, []))
+            if page.get("NextToken"):  # the paginator asks for another page next
+                self.deadline.check(operation, pages=number)
+        return items
 
     def _store_vpcs(self, region: str, items: Iterable[Mapping[str, Any]]) -> None:
         store = self._vpcs.setdefault(region, {})
@@ -299,6 +369,9 @@ class Inventory:
         store = self._tables.setdefault(region, {})
         for item in items:
             store[item["RouteTableId"]] = parse_route_table(item, region)
+
+    def _store_flow_logs(self, region: str, items: Iterable[Mapping[str, Any]]) -> None:
+        self._flow_logs.setdefault(region, []).extend(dict(item) for item in items)
 
     def _store_peerings(self, region: str, items: Iterable[Mapping[str, Any]]) -> None:
         store = self._peerings.setdefault(region, {})

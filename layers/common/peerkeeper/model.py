@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from peerkeeper.settings import IGNORE_TAG_KEY, IGNORE_TAG_VALUE
@@ -18,6 +19,9 @@ PROVISIONING = "provisioning"
 INITIATING = "initiating-request"
 BLACKHOLE = "blackhole"
 LOCAL = "local"
+# An unaccepted request expires 7 days after it was made (DescribeVpcPeeringConnections gives only
+# its ExpirationTime): creation = expiration - 7 days.
+REQUEST_LIFETIME = timedelta(days=7)
 
 
 def name_tag(tags: Iterable[Mapping[str, Any]] | None) -> str:
@@ -62,6 +66,12 @@ class Peering:
     requester: PeeringSide
     accepter: PeeringSide
     ignored: bool = False
+    expires_at: datetime | None = None  # pending requests only (ExpirationTime)
+
+    @property
+    def requested_at(self) -> datetime | None:
+        """When the request was made, when AWS says when it expires."""
+        return self.expires_at - REQUEST_LIFETIME if self.expires_at is not None else None
 
     def sides(self) -> tuple[tuple[PeeringSide, PeeringSide], tuple[PeeringSide, PeeringSide]]:
         """(this side, peer side) pairs, requester first."""

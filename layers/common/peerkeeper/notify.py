@@ -17,6 +17,15 @@ Optional: only when ``PEERKEEPER_NOTIFY_TOPIC_ARN`` is set. Choices, and why:
   whole summary is logged with the error, ``NotificationFailed`` is counted (an alarm can watch it),
   and the summary says ``notification: failed``. Throttling is retried by botocore first.
 
+- **A refused request is told once**, not on every sweep for the 7 days it stays pending (96
+  messages a day each at the default schedule). Its event tells it (a request made in this account
+  and region: its ``CreateVpcPeeringConnection`` reaches this stack's accept rule); otherwise the
+  first sweep after it appeared does. Stateless: a sweep scheduled at ``T`` tells the requests made
+  in ``(T - interval, T]``, the interval being ``SweepSchedule``'s rate. Windows of consecutive
+  sweeps tile, so each request falls in exactly one; ``T`` is the scheduled event's ``time``, which
+  EventBridge's retries and Lambda's keep, so a retried sweep tells the same ones. A request whose
+  age is unknown (no ``ExpirationTime``) is told every time: rather twice than never.
+
 Every message carries attributes (``mode``, ``function``, ``outcome``) for subscription filter
 policies, e.g. only ``outcome`` = ``failed``.
 """
@@ -26,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -127,6 +137,47 @@ def _publish_args(topic_arn: str, message: Mapping[str, Any]) -> dict[str, Any]:
         args["MessageGroupId"] = str(message["function"]) or "peerkeeper"
         args["MessageDeduplicationId"] = hashlib.sha256(body.encode()).hexdigest()[:64]
     return args
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def sweep_tells(
+    finding: Mapping[str, Any], *, window_end: datetime, interval: timedelta, account: str, region: str
+) -> bool:
+    """Whether the sweep scheduled at ``window_end`` is the one to tell this refused request."""
+    requested_at = _instant(finding.get("requested_at"))
+    if requested_at is None:
+        return True  # age unknown: telling again beats never telling
+    requester_account = str(finding.get("requester", "")).split("/", 1)[0]
+    if requester_account == account and finding.get("requester_region") == region:
+        return False  # its own CreateVpcPeeringConnection event reached this stack, which told it
+    return window_end - interval < requested_at <= window_end
+
+
+def as_sweep_tells(summary: Mapping[str, Any], event: Any, settings: Settings, account: str) -> Mapping[str, Any]:
+    """``summary`` with only the refusals this sweep is the one to tell (all when no schedule is set)."""
+    if settings.sweep_interval is None or not summary.get("refused"):
+        return summary
+    scheduled = event.get("time") if isinstance(event, Mapping) else None
+    window_end = _instant(scheduled) or datetime.now(UTC)
+    interval = timedelta(seconds=settings.sweep_interval)
+    refused = [
+        finding
+        for finding in summary["refused"]
+        if sweep_tells(finding, window_end=window_end, interval=interval, account=account, region=settings.region)
+    ]
+    told = {key: value for key, value in summary.items() if key != "refused"}
+    if refused:
+        told["refused"] = refused
+    return told
 
 
 def topic_region(topic_arn: str) -> str:

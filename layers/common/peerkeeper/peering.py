@@ -131,7 +131,7 @@ def plan(
             waiting.append(Finding(peering.id, region, "still initiating-request: not pending acceptance yet"))
             continue
         verdict = refusal_reason(peering, vpcs, settings, account_id)
-        detail = {"requester": f"{peering.requester.owner_id}/{peering.requester.vpc_id}"}
+        detail = {"requester": f"{peering.requester.owner_id}/{peering.requester.vpc_id}", **_origin(peering)}
         if verdict is None:
             reason = f"allowed request from {detail['requester']} to {peering.accepter.vpc_id}"
             actions.append(Action(ACCEPT, peering.id, region, reason, {"VpcPeeringConnectionId": peering.id}))
@@ -145,6 +145,14 @@ def plan(
             reason = f"{peering.status} and not yet visible in the accepter's region {peering.accepter.region}"
             waiting.append(Finding(peering.id, peering.accepter.region, reason))
     return Plan(CONCERN, actions=tuple(actions), refused=tuple(refused), waiting=tuple(waiting))
+
+
+def _origin(peering: Peering) -> dict[str, str]:
+    """Where and when the request was made: notifications tell a refusal once (see notify.py)."""
+    origin = {"requester_region": peering.requester.region}
+    if peering.requested_at is not None:
+        origin["requested_at"] = peering.requested_at.isoformat()
+    return origin
 
 
 def plan_for(env: Env, scope: Scope) -> Plan:

@@ -31,6 +31,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from peerkeeper.clients import Clients
+from peerkeeper.deadline import RESERVE_SECONDS
 from peerkeeper.inventory import Inventory
 from peerkeeper.model import Action, Finding, Plan
 from peerkeeper.observability import OUTCOME_METRICS, logger, metrics
@@ -295,7 +296,7 @@ def execute(
     dry_run: bool,
     pacer: Pacer | None = None,
     time_left: Callable[[], float] | None = None,
-    reserve_seconds: float = 10.0,
+    reserve_seconds: float = RESERVE_SECONDS,
 ) -> list[Outcome]:
     """Apply ``actions`` in order; never stops early except for the deadline."""
     outcomes: list[Outcome] = []
@@ -339,6 +340,7 @@ class Report:
     outcomes: list[Outcome] = field(default_factory=list)
     scope: Mapping[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # retryable failures outside any action
+    stopped: dict[str, Any] = field(default_factory=dict)  # the deadline stopped observing: where, what not
 
     def add(self, plan: Plan, outcomes: Iterable[Outcome]) -> None:
         """Record a plan and its outcomes; what applying found (quotas, lost races) joins the plan."""
@@ -389,6 +391,8 @@ class Report:
         skipped = [o for o in self.outcomes if o.status == SKIPPED]
         if skipped:
             data["remaining"] = len(skipped)
+        if self.stopped:
+            data["deadline"] = dict(self.stopped)
         if self.failed or self.errors:
             data["failed"] = len(self.failed) + len(self.errors)
         if self.errors:
@@ -405,6 +409,7 @@ class Report:
                 ("TerminalError", outcome.count(TERMINAL)),
                 ("ActionFailed", outcome.count(FAILED)),
                 ("ActionPlanned", outcome.count(PLANNED)),
+                ("ActionSkipped", outcome.count(SKIPPED)),
             ):
                 if name and count:
                     metrics.add_metric(name=name, unit="Count", value=count)

@@ -35,6 +35,8 @@ _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _DNS_NAME_RE = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$")
 _LB_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 _LOG_GROUP_RE = re.compile(r"^[\w\-/.#]{1,512}$")
+_RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 _SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
@@ -86,6 +88,7 @@ class Settings:
     mutation_burst: int = 50
     mutation_rate: float = 5.0
     notify_topic_arn: str | None = None  # optional SNS topic told of every action and refusal
+    sweep_interval: int | None = None  # seconds between sweeps (the template's SweepSchedule rate)
     security_hub: bool = False  # refusals, conflicts and problems also become Security Hub findings
 
     @property
@@ -138,6 +141,7 @@ class Settings:
             mutation_burst=_positive_int(env, "PEERKEEPER_MUTATION_BURST", 50, maximum=10000),
             mutation_rate=_positive_float(env, "PEERKEEPER_MUTATION_RATE", 5.0),
             notify_topic_arn=_matching(env, "PEERKEEPER_NOTIFY_TOPIC_ARN", _SNS_TOPIC_ARN_RE, "an SNS topic ARN"),
+            sweep_interval=_rate_seconds(env, "PEERKEEPER_SWEEP_SCHEDULE"),
             security_hub=_boolean(env, "SECURITY_HUB", default=False),
         )
 
@@ -224,6 +228,17 @@ def _matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], expec
     if not pattern.match(raw):
         raise SettingsError(name, raw, expected)
     return raw
+
+
+def _rate_seconds(env: Mapping[str, str], name: str) -> int | None:
+    """Seconds between two runs of an EventBridge ``rate(N unit)`` schedule; ``None`` when unset."""
+    raw = _get(env, name)
+    if not raw:
+        return None
+    match = _RATE_RE.match(raw)
+    if not match or int(match.group(1)) < 1 or (match.group(1) == "1") != (not match.group(2).endswith("s")):
+        raise SettingsError(name, raw, "an EventBridge rate expression such as rate(15 minutes)")
+    return int(match.group(1)) * _RATE_UNITS[match.group(2).rstrip("s")]
 
 
 def _dns_records(env: Mapping[str, str], own_region: str) -> tuple[DnsRecord, ...]:

@@ -436,12 +436,16 @@ def _summary(picture: Picture) -> str:
     missing = sum(len(edge.missing) for edge in picture.edges)
     refused = sum(1 for edge in picture.edges if edge.refused)
     conflicts = sum(len(edge.conflicts) for edge in picture.edges)
-    parts = [f"{len(picture.vpcs)} VPCs", f"{len(picture.edges)} peering connections"]
-    parts += [f"{missing} routes missing"] if missing else []
+    parts = [_count(len(picture.vpcs), "VPC"), _count(len(picture.edges), "peering connection")]
+    parts += [f"{_count(missing, 'route')} missing"] if missing else []
     parts += [f"{refused} refused"] if refused else []
-    parts += [f"{conflicts} route conflicts"] if conflicts else []
-    parts.append(f"{len(picture.actions)} planned actions")
+    parts += [_count(conflicts, "route conflict")] if conflicts else []
+    parts.append(_count(len(picture.actions), "planned action"))
     return " · ".join(parts)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def render(picture: Picture) -> str:
