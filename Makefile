@@ -23,7 +23,7 @@ C7N := $(C7N_VENV)/bin/custodian
 # pytest workers (pytest-xdist); tests that share a session-wide resource are grouped (--dist loadgroup)
 TEST_WORKERS ?= auto
 
-.PHONY: help demo test fuzz lint typecheck os-packages unit validate build deploy invoke bench bench-smoke checkov stackset-template clean lock venv
+.PHONY: help demo test fuzz lint typecheck os-packages unit validate build deploy invoke bench bench-smoke checkov stackset-template clean lock venv uv tools
 
 help:
 	@echo "make demo      run the seed lab end to end on an embedded AWS emulator"
@@ -58,6 +58,11 @@ $(STAMP): requirements-dev.lock requirements-dev.txt layers/common/requirements.
 
 venv: $(STAMP)
 
+uv: $(UV)
+
+# The command-line tools' environments (make validate, make build), each from its own lock.
+tools: $(SAM) $(CHECKOV)
+
 LOCK := $(UV) pip compile --quiet --universal --generate-hashes --custom-compile-command "make lock"
 lock: $(UV)
 	$(LOCK) --python-version 3.11 requirements-dev.txt -o requirements-dev.lock
@@ -77,7 +82,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: lint typecheck os-packages
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 # make test runs HYPOTHESIS_PROFILE=quick (tests/conftest.py); this is the full budget.
 fuzz: $(STAMP)
@@ -144,6 +149,7 @@ $(C7N): tools/requirements-c7n.lock | $(UV)
 BENCH_SIZE ?= small
 bench: $(STAMP) $(C7N)
 	$(PY) -m benchmarks --size $(BENCH_SIZE)
+	$(PY) -m benchmarks.why
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,7 @@ CHAPTERS = (
     "1. The VPCs are created",
     "2. The load balancers are created: web-elb here, api-elb here and in eu-west-1",
     "3. api-vpc asks to peer with web-vpc",
+    "3b. An instance in each VPC: api pings web, and the ping fails",
     "4. DNS: web-elb is recreated, then both records are edited by hand",
     "5. Someone deletes a route by hand",
     "6. api-vpc's owner associates the public block 52.94.0.0/16 (a hijack attempt)",
@@ -67,11 +68,15 @@ def test_demo_converges_and_exits_0():
         "✔ the us-east-1 and eu-west-1 stacks agree: one write between them",
         "requester account 210987654321 is not allowed",
         "52.94.0.0/16 is outside ALLOWED_PEER_CIDRS",
+        "✔ why blames web-sg's ingress, and only it (6 reads, no change)",
+        "✔ why says reachable: the ping gets there and back",
         "✔ the plan has no action",
         "✔ converged",
         "picture of the lab before reconciling:",
         "picture of the lab after reconciling:",
     ):
         assert line in out, line
-    assert "✘" not in out
+    # every check held ("✘" also marks the hop that blocks the seed's ping in `why`'s answer)
+    assert not [line for line in out.splitlines() if line.startswith("  ✘")]
+    assert "✘ demo failed" not in out
     assert "http://127.0.0.1:" in out  # loopback only

@@ -143,3 +143,18 @@ def test_more_than_200_flow_log_resource_ids_are_split_and_merged(ec2, observed)
 
     assert recorder.sizes("DescribeFlowLogs") == [FILTER_VALUES_LIMIT, MANY + 3 - FILTER_VALUES_LIMIT]
     assert sorted(f.resource_id for f in found) == sorted(vpcs)
+
+
+def test_peering_filters_are_applied_client_side_too(ec2):
+    """moto ignores DescribeVpcPeeringConnections filters: every connection comes back, unwrapped."""
+    inventory = Inventory(Clients(), ACCOUNT)
+    vpcs = [ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16")["Vpc"]["VpcId"] for i in range(3)]
+    pending = request_peering(ec2, vpcs[0], vpcs[1])
+    active = request_peering(ec2, vpcs[0], vpcs[2])
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=active)
+    by_filter = [{"Name": "vpc-peering-connection-id", "Values": [pending]}]
+    # The gap itself (a canary: if moto starts honouring the filter, docs/moto-vs-aws.md must change).
+    assert len(ec2.describe_vpc_peering_connections(Filters=by_filter)["VpcPeeringConnections"]) == 2
+
+    assert [p.id for p in inventory.peerings(REGION, ids=[pending])] == [pending]
+    assert [p.id for p in inventory.peerings(REGION, statuses=("active",))] == [active]

@@ -352,6 +352,9 @@ def test_a_source_group_with_no_egress(seed, capsys):
         f"aws ec2 authorize-security-group-egress --group-id {seed.api.group} "
         f"--ip-permissions 'IpProtocol=6,FromPort=22,ToPort=22,IpRanges=[{{CidrIp={seed.web.cidr}}}]' --region {REGION}"
     ]
+    capsys.readouterr()
+    cli.main(["why", seed.api.instance, seed.web.instance, "--port", "22"])
+    assert doc["fixes"][0] in capsys.readouterr().out  # on the terminal too, brackets and all (not read as markup)
 
 
 def test_protocol_all_needs_a_rule_for_all_traffic(seed, capsys):
@@ -413,6 +416,18 @@ def test_a_private_name_through_a_cname_to_an_internal_load_balancer(seed, capsy
     code, doc = why(capsys, api.instance, "api.elb.lab.private", "--port", "80")
     assert code == 2
     assert codes(doc) == [("ENI_SG_RULES_MISMATCH", "forward", lb_group)]
+
+    # the load balancer's own name needs no zone; a name with an A record leads to the interface holding it
+    code, doc = why(capsys, api.instance, lb["DNSName"], "--port", "443")
+    assert (code, doc["destination"]["load_balancer"]["name"]) == (0, "api-elb")
+    address = {"Name": "db.elb.lab.private", "Type": "A", "TTL": 300, "ResourceRecords": [{"Value": web.ip}]}
+    route53.change_resource_record_sets(
+        HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": address}]}
+    )
+    code, doc = why(capsys, api.instance, "db.elb.lab.private", "--port", "22")
+    assert code == 0
+    assert doc["destination"]["resolution"] == [f"db.elb.lab.private A {web.ip}"]
+    assert [node["interface"] for node in doc["destination"]["nodes"]] == [web.eni]
 
 
 # -- across regions and in IPv6 ---------------------------------------------------------------

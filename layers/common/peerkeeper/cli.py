@@ -1,8 +1,11 @@
-"""``peerkeeper plan | apply | demo``: the sweep's plan and apply, from a terminal.
+"""``peerkeeper plan | apply | graph | demo``: the sweep's plan and apply, from a terminal.
 
 Every command goes through :func:`peerkeeper.service.reconcile` with a whole-region scope, exactly
 like the sweep function: ``plan`` is the sweep in dry-run, ``apply`` is the sweep with a progress bar.
 The configuration is the contract's environment variables; flags override them for one run.
+Regions, and with ``--account`` / ``--org`` accounts, run concurrently through :mod:`peerkeeper.fleet`
+(one bounded pool, one progress bar); :mod:`peerkeeper.fleet_output` draws a run over several
+accounts: one JSON entry per account and region, tables grouped by account, the worst exit code.
 
 Exit codes: ``plan`` 0 in sync, 2 drift (at least one action), 1 error; ``apply`` 0 converged, 1 error.
 Refused requests, conflicts and problems are shown but are not drift: no action of peerkeeper would
@@ -453,7 +456,9 @@ def display() -> Iterator[Display]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
+    errors = _console(stderr=True)
+    # Only on a terminal: piped or captured stderr stays what the command says, nothing else.
+    with Progress(*columns, console=errors, transient=True, disable=not errors.is_terminal) as progress:
         yield Display(progress)
 
 

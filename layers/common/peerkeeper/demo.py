@@ -25,6 +25,7 @@ import importlib.util
 import json
 import logging
 import os
+import shlex
 import socket
 import sys
 import uuid
@@ -722,6 +723,65 @@ def chapter_peering(story: Story) -> str:
     return pcx
 
 
+def launch(ec2: Any, network: Network, name: str, ingress: list[dict[str, Any]]) -> tuple[str, str]:
+    """An instance in the network's first subnet with its own security group; (instance id, group id)."""
+    group = ec2.create_security_group(GroupName=name, Description=f"{name} (demo)", VpcId=network.vpc)["GroupId"]
+    if ingress:
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=ingress)
+    instance = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=network.subnets[0], SecurityGroupIds=[group]
+    )["Instances"][0]
+    return str(instance["InstanceId"]), str(group)
+
+
+def run_fix(clients: Clients, fix: str) -> None:
+    """Carry out an ``aws ec2 authorize-security-group-ingress`` fix as the AWS CLI would (no CLI here)."""
+    words = shlex.split(fix)
+    if words[:3] != ["aws", "ec2", "authorize-security-group-ingress"]:
+        raise DemoError(f"the demo only carries out security group fixes, not {fix!r}")
+    options = dict(zip(words[3::2], words[4::2], strict=True))
+    low, _, high = options["--port"].lstrip("-").partition("-")
+    ports = (-1, -1) if options["--port"] == "-1" else (int(low), int(high or low))
+    clients.ec2(options.get("--region", REGION)).authorize_security_group_ingress(
+        GroupId=options["--group-id"],
+        IpProtocol=options["--protocol"],
+        FromPort=ports[0],
+        ToPort=ports[1],
+        CidrIp=options["--cidr"],
+    )
+
+
+def chapter_ping(story: Story) -> None:
+    """The seed's troubleshooting: peering active, routes right both ways, and still no ping."""
+    from peerkeeper.reach import command, render  # noqa: PLC0415  (only this chapter)
+
+    lab, clients = story.lab, story.clients
+    story.chapter("3b. An instance in each VPC: api pings web, and the ping fails")
+    ec2 = clients.ec2(REGION)
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": lab.api.cidr}]}
+    web, web_group = launch(ec2, lab.web, "web-sg", [ssh])
+    api, _ = launch(ec2, lab.api, "api-sg", [])
+    story.note(f"web-sg ({web_group}) allows SSH from {lab.api.cidr} and nothing else: the seed's mistake")
+    story.console.print(f"  [bold]$ peerkeeper why {api} {web} --protocol icmp[/bold]")
+    ping = command.traffic_of("icmp", None)
+    answer = command.why(clients, [REGION], api, web, ping)
+    render.render(story.console, answer)
+    found = [(e.code, e.direction, e.component) for e in answer.explanations]
+    story.check(
+        f"why blames web-sg's ingress, and only it ({answer.reads.total()} reads, no change)",
+        found == [("ENI_SG_RULES_MISMATCH", "forward", web_group)] and not answer.reachable,
+    )
+    fix = answer.fixes[0]
+    story.console.print(f"  [bold]$ {render.escape(fix)}[/bold]", soft_wrap=True)
+    run_fix(clients, fix)
+    story.console.print(f"  [bold]$ peerkeeper why {api} {web} --protocol icmp[/bold]")
+    answer = command.why(clients, [REGION], api, web, ping)
+    render.verdict(story.console, answer)
+    story.check("why says reachable: the ping gets there and back", answer.reachable)
+    ssh_answer = command.why(clients, [REGION], api, web, command.traffic_of("tcp", "22"))
+    story.check(f"SSH from {api} to {web} was never in question", ssh_answer.reachable)
+
+
 def hand_edit(story: Story, record: str, value: str) -> list[dict[str, Any]]:
     """Someone UPSERTs ``record`` by hand; the event reaches us-east-1 and is forwarded from there."""
     change: Any = {
@@ -828,6 +888,7 @@ def play(story: Story, endpoint: str) -> None:
     chapter_vpcs(story)
     chapter_load_balancers(story)
     pcx = chapter_peering(story)
+    chapter_ping(story)
     chapter_dns_drift(story)
     chapter_route_drift(story, pcx)
     chapter_hijack(story, pcx)

@@ -562,7 +562,9 @@ def peering_hops(q: Question, direction: str) -> Iterator[Hop]:
     if peering is None:
         return  # the route table's hop says so, and how to create one
     requester, accepter = peering.requester, peering.accepter
-    sides = f"{requester.vpc_id} ({requester.region}) ↔ {accepter.vpc_id} ({accepter.region})"
+    sides = f"{requester.vpc_id} ↔ {accepter.vpc_id}"
+    if peering.cross_region:
+        sides = f"{requester.vpc_id} ({requester.region}) ↔ {accepter.vpc_id} ({accepter.region})"
     if peering.status == ACTIVE:
         yield Hop(direction, "peering", peering.id, True, f"active: {sides}")
         return

@@ -14,7 +14,7 @@ from typing import Any
 
 from peerkeeper.clients import Clients
 from peerkeeper.reach.analysis import FORWARD, RETURN, Explanation, Path, all_fixes, analyse_all, explanations
-from peerkeeper.reach.model import Node, Traffic
+from peerkeeper.reach.model import Traffic
 from peerkeeper.reach.observe import InputError, Observed, Reader, find_ends, observe_network
 from peerkeeper.settings import Settings
 
@@ -134,4 +134,4 @@ def why(
     return Answer(described_source, ends.destination, traffic, paths, reader.counts)
 
 
-__all__ = ["PROTOCOLS", "Answer", "InputError", "Node", "traffic_of", "why"]
+__all__ = ["PROTOCOLS", "Answer", "InputError", "traffic_of", "why"]

@@ -263,7 +263,7 @@ def resolve_name(reader: Reader, name: str, vpc_id: str, region: str) -> Resolve
     for _ in range(MAX_CNAME_DEPTH):
         zone = _zone_for(current, zones)
         if zone is None:
-            if not chain:
+            if not chain and not _is_load_balancer_name(current):
                 listed = ", ".join(z[0] for z in zones) or "none"
                 raise InputError(
                     f"no private hosted zone associated with {vpc_id} ({region}) holds {name} (zones: {listed})"
@@ -293,6 +293,11 @@ def resolve_name(reader: Reader, name: str, vpc_id: str, region: str) -> Resolve
         chain.append(f"{current} {'ALIAS' if following[0] != 'CNAME' else 'CNAME'} {target}")
         current = target
     raise InputError(f"{name}: more than {MAX_CNAME_DEPTH} CNAMEs in a row")
+
+
+def _is_load_balancer_name(name: str) -> bool:
+    """A load balancer's own DNS name (``….elb.amazonaws.com``, ``….elb.<region>.amazonaws.com``)."""
+    return bool(_ELB_REGION_RE_NLB.search(name) or _ELB_REGION_RE.search(name))
 
 
 @dataclass(frozen=True)
@@ -373,22 +378,28 @@ def find_ends(reader: Reader, regions: Sequence[str], source_text: str, destinat
         raise _unknown(source_id, "SOURCE", regions, reader)
     region, item = _pick(source_id, found[source_id], "SOURCE", None)
     source = interface_node(item, region, source_id, version)
-    if destination_id.kind != "name":
-        if destination_id not in found:
-            raise _unknown(destination_id, "DESTINATION", regions, reader)
-        region, item = _pick(destination_id, found[destination_id], "DESTINATION", source.vpc_id)
-        destination = interface_node(item, region, destination_id, version)
-        described = {"input": destination_text, **destination.to_dict()}
-        return Ends(source, (destination,), described)
-    return _named_destination(reader, regions, source, destination_id, version)
+    if destination_id.kind == "name":
+        return _named_destination(reader, regions, source, destination_id, (region, item, source_id))
+    if destination_id not in found:
+        raise _unknown(destination_id, "DESTINATION", regions, reader)
+    region, item = _pick(destination_id, found[destination_id], "DESTINATION", source.vpc_id)
+    destination = interface_node(item, region, destination_id, version)
+    return Ends(source, (destination,), {"input": destination_text, **destination.to_dict()})
 
 
-def _named_destination(reader: Reader, regions: Sequence[str], source: Node, name: Ident, version: int) -> Ends:
+def _named_destination(
+    reader: Reader, regions: Sequence[str], source: Node, name: Ident, found_source: tuple[str, dict[str, Any], Ident]
+) -> Ends:
     resolved = resolve_name(reader, name.text, source.vpc_id, source.region)
     described: dict[str, Any] = {"input": name.text, "kind": "dns-name", "resolution": list(resolved.chain)}
+    version: int = source.address.version
     if resolved.addresses:
         idents = [parse_ident(a, "DESTINATION") for a in resolved.addresses]
         idents = [i for i in idents if i.kind == f"ipv{version}"] or idents
+        if int(idents[0].kind[-1]) != version:  # the name has only addresses of the other version
+            region, item, source_id = found_source
+            version = family(source_id, idents[0])
+            source = interface_node(item, region, source_id, version)
         found = find_interfaces(reader, [source.region, *regions], idents)
         nodes = []
         for ident in idents:
