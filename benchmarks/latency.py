@@ -87,6 +87,7 @@ class Proxy:
 
     def __init__(self, url: str, server: _Server) -> None:
         self.url, self._server = url, server
+        self.delay = server.delay
 
     def round_trips(self) -> float:
         """Round trips during which some request waited, since the last call (then forgotten)."""

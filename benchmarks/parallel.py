@@ -16,6 +16,7 @@ little more than one.
 
 from __future__ import annotations
 
+import resource
 import statistics
 import sys
 from collections.abc import Callable, Sequence
@@ -63,20 +64,37 @@ def cli_calls(url: str, command: list[str]) -> dict[str, int]:
     return dict(sorted(calls.items()))
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes: the tool just run, not moto."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _ratios(result: dict[str, Any], key: str, prefix: str) -> None:
+    """Each tool's ``key`` as a ratio to every floor's."""
+    for name, entry in result.items():
+        for reference, floor_entry in result.items():
+            if reference.endswith("floor") and reference != name:
+                entry[f"{prefix}_{reference.replace(' ', '_')}"] = round(entry[key] / floor_entry[key], 2)
+
+
 def compare(url: str, tools: dict[str, Tool], repeats: int, proxy: latency.Proxy | None = None) -> dict[str, Any]:
     """Each tool ``repeats`` times, in rotated order; medians, and every tool's ratio to each floor.
 
     Behind the proxy, also the round trips each tool waited for (the latency part of its time)."""
     walls: dict[str, list[float]] = {name: [] for name in tools}
     trips: dict[str, list[float]] = {name: [] for name in tools}
+    cpus: dict[str, list[float]] = {name: [] for name in tools}
     calls: dict[str, dict[str, Any]] = {}
     names = list(tools)
     for repeat in range(repeats):
         for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
             if proxy is not None:
                 proxy.round_trips()  # forget what came before
+            before = _children_cpu()
             wall, calls[name] = tools[name](url)
             walls[name].append(wall)
+            cpus[name].append(_children_cpu() - before)
             if proxy is not None:
                 trips[name].append(proxy.round_trips())
     medians = {name: statistics.median(values) for name, values in walls.items()}
@@ -88,12 +106,18 @@ def compare(url: str, tools: dict[str, Tool], repeats: int, proxy: latency.Proxy
             "reads": _reads(calls[name]),
             "calls": dict(sorted(calls[name].items())),
         }
+        entry["cpu_s_median"] = round(statistics.median(cpus[name]), 3)
         if proxy is not None:
             entry["round_trips_median"] = statistics.median(trips[name])
-        for reference in names:
-            if reference.endswith("floor") and reference != name:
-                entry[f"vs_{reference.replace(' ', '_')}"] = round(medians[name] / medians[reference], 2)
+            # What the tool would take where CPU is not shared: its own CPU, plus the round trips it
+            # waited for (the server's time is inside the round trip, as on AWS).
+            entry["cpu_plus_round_trips_s"] = round(
+                entry["cpu_s_median"] + entry["round_trips_median"] * proxy.delay, 3
+            )
         result[name] = entry
+    _ratios(result, "wall_s_median", "vs")
+    if proxy is not None:
+        _ratios(result, "cpu_plus_round_trips_s", "model_vs")
     return result
 
 
@@ -130,7 +154,9 @@ def run(emulator: Emulator, size: int, repeats: int, *, delay: float = 0.1, regi
         }
         measured = compare(url, fan_out, repeats, proxy)
     one_region = measured["plan, 1 region"]["wall_s_median"]
+    one_model = measured["plan, 1 region"]["cpu_plus_round_trips_s"]
     for name in fan_out:
         measured[name]["vs_one_region"] = round(measured[name]["wall_s_median"] / one_region, 2)
+        measured[name]["model_vs_one_region"] = round(measured[name]["cpu_plus_round_trips_s"] / one_model, 2)
     result["regions"] = {"names": all_regions, "tools": measured}
     return result
