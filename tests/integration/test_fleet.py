@@ -266,7 +266,7 @@ def test_usage_mistakes_are_one_line_and_exit_1(endpoint, capsys, args, message)
 def test_account_and_org_exclude_each_other(capsys):
     with pytest.raises(SystemExit) as stopped:
         cli.main(["plan", "--account", "111122223333", "--org", "--role-name", ROLE])
-    assert stopped.value.code == 2  # argparse's usage error
+    assert stopped.value.code == cli.EXIT_ERROR  # a usage mistake, never the "drift" exit code
     assert "not allowed with argument" in capsys.readouterr().err
 
 

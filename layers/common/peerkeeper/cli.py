@@ -646,13 +646,11 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """``why`` exits 2 for "not reachable", so its usage mistakes exit 1 like its other errors."""
+    """Exit 2 means drift (``plan``) or not reachable (``why``): a usage mistake exits 1, like every error."""
 
     def error(self, message: str) -> NoReturn:
-        if self.prog.split()[-1:] == ["why"]:
-            self.print_usage(sys.stderr)
-            self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
-        super().error(message)
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
 def _positive(value: str) -> int:
