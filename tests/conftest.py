@@ -17,6 +17,7 @@ import pytest
 from hypothesis import settings
 from moto import mock_aws
 
+from peerkeeper import demo
 from peerkeeper.clients import default_clients
 from tests.support import (
     BASE_ENV,
@@ -27,6 +28,7 @@ from tests.support import (
     build_vpc,
     clear_caches,
     ec2_client,
+    reset_emulator,
 )
 
 settings.register_profile("quick", max_examples=100)
@@ -84,3 +86,16 @@ def lab(aws: None) -> Lab:
     web_vpc, web_tables, web_subnet = build_vpc(ec2, "10.0.0.0/16", "web-vpc")
     api_vpc, api_tables, api_subnet = build_vpc(ec2, "10.1.0.0/16", "api-vpc")
     return Lab(web_vpc, api_vpc, web_tables, api_tables, web_subnet, api_subnet)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """moto's server on a free loopback port, one per test module (for commands run as a user would)."""
+    with demo.emulator() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def endpoint(server: str) -> str:
+    """The server, emptied: every test starts from a fresh AWS."""
+    return reset_emulator(server)

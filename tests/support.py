@@ -243,3 +243,21 @@ def reset_emulator(endpoint: str) -> str:
     with urllib.request.urlopen(request, timeout=120) as response:
         assert response.status == 200
     return endpoint
+
+
+def hook_sessions(
+    monkeypatch: Any, event: str, handler: Any, *, only: Callable[[dict[str, Any]], bool] | None = None
+) -> None:
+    """Register ``handler`` for ``event`` on every boto3 session made from now on (the CLI makes its own).
+
+    ``only`` picks the sessions by the keyword arguments they were made with.
+    """
+    real_session = boto3.Session
+
+    def session(*args: Any, **kwargs: Any) -> boto3.Session:
+        made = real_session(*args, **kwargs)
+        if only is None or only(kwargs):
+            made.events.register(event, handler)
+        return made
+
+    monkeypatch.setattr(boto3, "Session", session)

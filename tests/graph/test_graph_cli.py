@@ -9,15 +9,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from typing import Any
 
-import boto3
 import pytest
 
 from peerkeeper import cli, observability  # noqa: F401  (its logger takes sys.stdout at import: before capsys)
 from tests.graph import browser
 from tests.graph.world import World, build_world
-from tests.support import ACCOUNT, OTHER_ACCOUNT, ROOT, CallRecorder, ec2_client
+from tests.support import ACCOUNT, OTHER_ACCOUNT, ROOT, CallRecorder, ec2_client, hook_sessions
 
 FORMATS = ("mermaid", "dot", "html")
 
@@ -31,14 +29,7 @@ def world(aws: None) -> World:
 def recorder(monkeypatch: pytest.MonkeyPatch) -> CallRecorder:
     """Records every AWS call of the CLI (it makes its own boto3 session)."""
     recorded = CallRecorder()
-    real_session = boto3.Session
-
-    def session(*args: Any, **kwargs: Any) -> boto3.Session:
-        made = real_session(*args, **kwargs)
-        made.events.register("before-call", recorded)
-        return made
-
-    monkeypatch.setattr(boto3, "Session", session)
+    hook_sessions(monkeypatch, "before-call", recorded)
     return recorded
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 # Powertools' logger keeps the sys.stdout of its import: import it outside any captured test.
@@ -22,7 +21,7 @@ import peerkeeper.observability  # noqa: F401
 from peerkeeper import cli, demo
 from peerkeeper.rules import load_template
 from tests.integration.test_fleet import in_account
-from tests.support import ROOT
+from tests.support import ROOT, hook_sessions
 
 ROLE = "peerkeeper-plan"
 MEMBER = "777788889999"
@@ -67,15 +66,8 @@ class RoleCalls:
 @pytest.fixture
 def role_calls(monkeypatch: pytest.MonkeyPatch) -> RoleCalls:
     recorder = RoleCalls()
-    real_session = boto3.Session
-
-    def session(*args: Any, **kwargs: Any) -> boto3.Session:
-        made = real_session(*args, **kwargs)
-        if "botocore_session" in kwargs:  # fleet.assume makes the role's session from a botocore session
-            made.events.register("before-call", recorder)
-        return made
-
-    monkeypatch.setattr(boto3, "Session", session)
+    # fleet.assume makes the role's session from a botocore session: only those are recorded.
+    hook_sessions(monkeypatch, "before-call", recorder, only=lambda kwargs: "botocore_session" in kwargs)
     return recorder
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,22 +13,10 @@ import pytest
 from functions.sweep import app as sweep_app
 from peerkeeper import cli, demo
 from peerkeeper.clients import Clients
-from tests.support import ACCOUNT, ROOT, reset_emulator
+from tests.support import ACCOUNT, ROOT
 
 OTHER = "444455556666"
 DNS = "api.elb.lab.private=api-elb"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with demo.emulator() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def endpoint(server: str) -> str:
-    """The server, emptied: every test starts from a fresh AWS."""
-    return reset_emulator(server)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -22,24 +21,13 @@ import pytest
 # Powertools' logger is made at import and keeps the sys.stdout of that moment: import it now, not
 # inside a test whose captured stdout closes when the test ends (cli.terminal_logging swaps it).
 import peerkeeper.observability  # noqa: F401
-from peerkeeper import cli, demo
+from peerkeeper import cli
 from peerkeeper.clients import Clients
 from tests.reliability.faults import error_response
-from tests.support import ACCOUNT, reset_emulator
+from tests.support import ACCOUNT, hook_sessions
 
 ROLE = "peerkeeper-plan"
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with demo.emulator() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def endpoint(server: str) -> str:
-    return reset_emulator(server)
 
 
 class Sts:
@@ -68,14 +56,7 @@ class Sts:
 def sts(monkeypatch: pytest.MonkeyPatch) -> Sts:
     """Every boto3 session the command makes (the caller's) gets the AssumeRole handler."""
     recorder = Sts()
-    real_session = boto3.Session
-
-    def session(*args: Any, **kwargs: Any) -> boto3.Session:
-        made = real_session(*args, **kwargs)
-        made.events.register("before-send.sts.AssumeRole", recorder)
-        return made
-
-    monkeypatch.setattr(boto3, "Session", session)
+    hook_sessions(monkeypatch, "before-send.sts.AssumeRole", recorder)
     return recorder
 
 
