@@ -29,7 +29,7 @@ from benchmarks.worlds import build_sweep_world
 
 OTHER_REGIONS = ("us-west-2", "eu-west-1", "ap-southeast-2")
 CLI_CODE = (
-    "from benchmarks.callcount import install; install(); from peerkeeper.cli import main; raise SystemExit(main())"
+    "from benchmarks.callcount import install; install(); from peerkeeper.cli.app import main; raise SystemExit(main())"
 )
 Tool = Callable[[str], tuple[float, dict[str, Any]]]
 

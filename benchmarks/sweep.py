@@ -91,7 +91,8 @@ def plan_findings(doc: dict[str, Any]) -> dict[str, Any]:
 
 def run_plan(emulator: Emulator) -> tuple[float, dict[str, Any], dict[str, Any]]:
     code = (
-        "from benchmarks.callcount import install; install(); from peerkeeper.cli import main; raise SystemExit(main())"
+        "from benchmarks.callcount import install; install(); "
+        "from peerkeeper.cli.app import main; raise SystemExit(main())"
     )
     argv = [sys.executable, "-c", code, "plan", "--json", "--endpoint-url", emulator.url, "--region", REGION]
     env = child_env({**emulator.env(), "ALLOWED_PEER_ACCOUNTS": ACCOUNT})

@@ -130,7 +130,7 @@ def questions(lab: Lab) -> list[tuple[str, list[str]]]:
 
 def record(emu: Emulator, argv: list[str]) -> tuple[list[list[Any]], dict[str, Any]]:
     """The answer and every request ``why`` makes for it: [service, region, operation, params]."""
-    from peerkeeper import cli
+    from peerkeeper.cli import app
     from peerkeeper.clients import Clients
     from peerkeeper.reach import command
 
@@ -148,7 +148,7 @@ def record(emu: Emulator, argv: list[str]) -> tuple[list[list[Any]], dict[str, A
                 client._bench_recorded = True
             return client
 
-    args = cli.build_parser().parse_args(["why", *argv])
+    args = app.build_parser().parse_args(["why", *argv])
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
     clients = Recording(session, endpoint_url=emu.url)
     traffic = command.traffic_of(args.protocol, args.port)

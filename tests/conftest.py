@@ -17,7 +17,7 @@ import pytest
 from hypothesis import settings
 from moto import mock_aws
 
-from peerkeeper import demo
+from peerkeeper.cli.demo import emulator as demo_emulator
 from peerkeeper.clients import default_clients
 from tests.support import (
     BASE_ENV,
@@ -91,7 +91,7 @@ def lab(aws: None) -> Lab:
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """moto's server on a free loopback port, one per test module (for commands run as a user would)."""
-    with demo.emulator() as endpoint:
+    with demo_emulator.emulator() as endpoint:
         yield endpoint
 
 

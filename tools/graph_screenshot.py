@@ -26,7 +26,7 @@ from tests.support import BASE_ENV, clear_caches
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs/graph-200-vpcs.png")
     os.environ.update(BASE_ENV)
-    from peerkeeper import cli  # noqa: PLC0415  (after the environment is set)
+    from peerkeeper.cli import app  # noqa: PLC0415  (after the environment is set)
 
     with mock_aws():
         clear_caches()
@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
         page = out.with_suffix(".html")
         regions = [arg for region in world.regions for arg in ("--region", region)]
         started = time.monotonic()
-        code = cli.main(["graph", "--format", "html", "--output", str(page), *regions])
+        code = app.main(["graph", "--format", "html", "--output", str(page), *regions])
         drawn = time.monotonic() - started
     width, height = (int(value) for value in os.environ.get("SHOT_SIZE", "1800x1100").split("x"))
     browser.screenshot(page, out, width=width, height=height, scale=float(os.environ.get("SHOT_SCALE", "0.75")))

@@ -27,7 +27,9 @@ from pathlib import Path
 import pytest
 from uv import find_uv_bin
 
-from peerkeeper import cli, demo
+from peerkeeper.cli import app, common
+from peerkeeper.cli.demo import emulator as demo_emulator
+from peerkeeper.cli.demo import lab as demo_lab
 from peerkeeper.clients import Clients
 from tests.support import ACCOUNT, ROOT
 
@@ -36,8 +38,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
 UV = find_uv_bin()
 LOCK = ROOT / "requirements-dev.lock"
 PACKAGE = ROOT / "layers" / "common" / "peerkeeper"
-# Modules only the demo imports (its extra provides what they need).
-DEMO_ONLY = {"demo", "rules"}
+# The demo's modules (its extra provides what they need).
+DEMO = PACKAGE / "cli" / "demo"
 
 
 @dataclass(frozen=True)
@@ -116,13 +118,13 @@ def with_demo(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installe
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    with demo.emulator() as url:
+    with demo_emulator.emulator() as url:
         yield url
 
 
 def subcommands() -> list[str]:
     """Every subcommand the parser declares (new commands are covered as they are added)."""
-    parser = cli.build_parser()
+    parser = app.build_parser()
     (action,) = (a for a in parser._actions if a.dest == "command")
     assert isinstance(action.choices, dict)
     return sorted(action.choices)
@@ -169,7 +171,7 @@ def test_every_package_the_command_line_imports_is_a_declared_dependency():
     }
     distributions = packages_distributions()
     for module in sorted(PACKAGE.rglob("*.py")):
-        if module.stem in DEMO_ONLY:
+        if DEMO in module.parents:
             continue
         for name in third_party_imports(module):
             owners = {d.lower().replace("_", "-") for d in distributions.get(name, [name])}
@@ -201,12 +203,12 @@ def test_every_command_shows_its_help(plain, command):
 
 def test_plan_against_the_emulator(plain, endpoint):
     """The installed command (no moto in its venv) plans a lab the test builds in its emulator."""
-    lab = demo.build_lab(Clients(endpoint_url=endpoint), endpoint)
+    lab = demo_lab.build_lab(Clients(endpoint_url=endpoint), endpoint)
     env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
 
     completed = plain.run("plan", "--json", "--endpoint-url", endpoint, env=env)
 
-    assert completed.returncode == cli.EXIT_DRIFT, completed.stderr
+    assert completed.returncode == common.EXIT_DRIFT, completed.stderr
     doc = json.loads(completed.stdout)
     assert (doc["account"], doc["regions"]) == (ACCOUNT, ["us-east-1"])
     (flow_logs,) = doc["concerns"]["flow_logs"]["actions"]  # the lab's VPCs have none yet: one batch
@@ -224,7 +226,7 @@ def test_graph_in_every_format_against_the_emulator(plain, endpoint, tmp_path):
     reset(endpoint)
     try:
         clients = Clients(endpoint_url=endpoint)
-        lab = demo.build_lab(clients, endpoint)
+        lab = demo_lab.build_lab(clients, endpoint)
         ec2 = clients.ec2("us-east-1")
         pcx = ec2.create_vpc_peering_connection(VpcId=lab.api.vpc, PeerVpcId=lab.web.vpc)
         pcx_id = pcx["VpcPeeringConnection"]["VpcPeeringConnectionId"]
@@ -242,7 +244,7 @@ def test_graph_in_every_format_against_the_emulator(plain, endpoint, tmp_path):
             out = tmp_path / f"network{suffix}"
             completed = plain.run("graph", "--endpoint-url", endpoint, "--output", str(out), env=env)
 
-            assert completed.returncode == cli.EXIT_OK, completed.stderr
+            assert completed.returncode == common.EXIT_OK, completed.stderr
             text = out.read_text()
             assert text.splitlines()[0] == first_line
             for value in (lab.web.vpc, lab.api.vpc, lab.web.cidr, lab.api.cidr, pcx_id, "web-vpc", "1 missing"):
@@ -265,7 +267,7 @@ def test_demo_without_its_extra_says_what_to_install(plain):
 def test_demo_runs_from_the_installed_package(with_demo):
     where = with_demo.venv / "bin" / "python"
     found = subprocess.run(
-        [str(where), "-c", "from peerkeeper import demo; print(demo.project_root())"],
+        [str(where), "-c", "from peerkeeper.cli.demo import emulator; print(emulator.project_root())"],
         cwd=with_demo.home,
         capture_output=True,
         text=True,

@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 
-from peerkeeper import cli, observability  # noqa: F401  (its logger takes sys.stdout at import: before capsys)
+from peerkeeper import observability  # noqa: F401  (its logger takes sys.stdout at import: before capsys)
+from peerkeeper.cli import app, common
 from tests.graph import browser
 from tests.graph.world import World, build_world
 from tests.support import ACCOUNT, OTHER_ACCOUNT, ROOT, CallRecorder, ec2_client, hook_sessions
@@ -35,7 +36,7 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> CallRecorder:
 
 def graph(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     capsys.readouterr()
-    assert cli.main(["graph", *args]) == cli.EXIT_OK
+    assert app.main(["graph", *args]) == common.EXIT_OK
     return capsys.readouterr().out
 
 
@@ -109,7 +110,7 @@ def test_detail_tables_lists_each_route_table_and_its_missing_routes(world, caps
 
 
 def test_graph_makes_the_calls_plan_makes_and_no_more(world, recorder, capsys):
-    cli.main(["plan", "--json"])
+    app.main(["plan", "--json"])
     plan_calls = sorted(recorder.operations)  # the region's listings are read at once: any order
     recorder.clear()
 
@@ -131,19 +132,19 @@ def test_output_is_written_atomically_in_the_format_its_suffix_names(world, caps
     page.write_text("an older picture")
     expected = graph(capsys, "--format", "html")
 
-    assert cli.main(["graph", "--output", str(page)]) == cli.EXIT_OK
+    assert app.main(["graph", "--output", str(page)]) == common.EXIT_OK
 
     assert page.read_text() == expected
     assert f"wrote the html picture to {page}" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["network.html"]  # no temporary file left
     dot_file = tmp_path / "network.dot"
-    assert cli.main(["graph", "--output", str(dot_file)]) == cli.EXIT_OK
+    assert app.main(["graph", "--output", str(dot_file)]) == common.EXIT_OK
     assert dot_file.read_text().startswith("digraph peerkeeper {")
 
 
 def test_an_unwritable_output_is_one_line_on_stderr(world, capsys, tmp_path):
     capsys.readouterr()
-    assert cli.main(["graph", "--output", str(tmp_path / "no" / "such" / "dir.html")]) == cli.EXIT_ERROR
+    assert app.main(["graph", "--output", str(tmp_path / "no" / "such" / "dir.html")]) == common.EXIT_ERROR
     lines = capsys.readouterr().err.strip().splitlines()  # the progress display may leave a blank line
     assert len(lines) == 1
     assert lines[0].startswith("peerkeeper: error: cannot write ")
@@ -166,7 +167,7 @@ def test_a_real_browser_shows_a_picture(world, capsys, tmp_path):
     if browser.find_browser() is None:
         pytest.skip("no Chromium: install the Debian package chromium (make test does it with apt-get when it can)")
     page = tmp_path / "network.html"
-    assert cli.main(["graph", "--output", str(page)]) == cli.EXIT_OK
+    assert app.main(["graph", "--output", str(page)]) == common.EXIT_OK
 
     shot = browser.screenshot(page, tmp_path / "shot.png", width=1200, height=700)
 

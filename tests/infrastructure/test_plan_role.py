@@ -18,8 +18,10 @@ import pytest
 
 # Powertools' logger keeps the sys.stdout of its import: import it outside any captured test.
 import peerkeeper.observability  # noqa: F401
-from peerkeeper import cli, demo
-from peerkeeper.rules import load_template
+from peerkeeper.cli import app, common
+from peerkeeper.cli.demo import emulator as demo_emulator
+from peerkeeper.cli.demo import lab as demo_lab
+from peerkeeper.cli.demo.rules import load_template
 from tests.integration.test_fleet import in_account
 from tests.support import ROOT, hook_sessions
 
@@ -73,13 +75,13 @@ def role_calls(monkeypatch: pytest.MonkeyPatch) -> RoleCalls:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    with demo.emulator() as url:
+    with demo_emulator.emulator() as url:
         yield url
 
 
 def build_member_world(endpoint: str) -> str:
     clients = in_account(endpoint, MEMBER)
-    lab = demo.build_lab(clients, endpoint)
+    lab = demo_lab.build_lab(clients, endpoint)
     ec2 = clients.ec2("us-east-1")
     # pending (peering concern) and active with missing routes (routes concern)
     ec2.create_vpc_peering_connection(VpcId=lab.api.vpc, PeerVpcId=lab.web.vpc)
@@ -90,7 +92,7 @@ def build_member_world(endpoint: str) -> str:
     )
     # a second private zone of the same name (on the other VPC): plan reads both zones' VPCs
     clients.route53().create_hosted_zone(
-        Name=demo.ZONE_NAME,
+        Name=demo_lab.ZONE_NAME,
         CallerReference="namesake",
         VPC={"VPCRegion": "us-east-1", "VPCId": lab.api.vpc},
         HostedZoneConfig={"Comment": "namesake", "PrivateZone": True},
@@ -101,7 +103,9 @@ def build_member_world(endpoint: str) -> str:
         VPC={"VPCRegion": "us-east-1", "VPCId": lab.web.vpc},
         HostedZoneConfig={"Comment": "other", "PrivateZone": True},
     )
-    return f"api.{demo.ZONE_NAME}=api-elb,api.other.lab.private=api-elb,web.other.lab.private=classic-only@us-west-2"
+    return (
+        f"api.{demo_lab.ZONE_NAME}=api-elb,api.other.lab.private=api-elb,web.other.lab.private=classic-only@us-west-2"
+    )
 
 
 def test_the_plan_role_allows_exactly_the_reads_of_plan(endpoint, plan_role, role_calls, capsys):
@@ -109,10 +113,10 @@ def test_the_plan_role_allows_exactly_the_reads_of_plan(endpoint, plan_role, rol
     args = ["plan", "--endpoint-url", endpoint, "--account", MEMBER, "--role-name", ROLE, "--dns-records", records]
 
     role_calls.recording = True
-    code = cli.main([*args, "--json", "--allowed-accounts", MEMBER])
+    code = app.main([*args, "--json", "--allowed-accounts", MEMBER])
     role_calls.recording = False
 
-    assert code == cli.EXIT_DRIFT, capsys.readouterr().err
+    assert code == common.EXIT_DRIFT, capsys.readouterr().err
     assert "elasticloadbalancing:DescribeLoadBalancers" in role_calls.actions  # the DNS paths ran
     assert "route53:ListResourceRecordSets" in role_calls.actions
     assert role_calls.actions == policy_actions(plan_role)

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
+from peerkeeper.cli.demo.rules import Rule, load_rules, load_template, rules_matching
 from peerkeeper.dns import HostedZone, desired_record
-from peerkeeper.rules import Rule, load_rules, load_template, rules_matching
 from peerkeeper.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

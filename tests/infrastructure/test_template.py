@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from peerkeeper.rules import Rule, load_rules, load_template, rules_matching
+from peerkeeper.cli.demo.rules import Rule, load_rules, load_template, rules_matching
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

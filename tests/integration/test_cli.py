@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from functions.sweep import app as sweep_app
-from peerkeeper import cli, demo
+from peerkeeper.cli import app, common
+from peerkeeper.cli.demo import emulator as demo_emulator
+from peerkeeper.cli.demo import lab as demo_lab
 from peerkeeper.clients import Clients
 from tests.support import ACCOUNT, ROOT
 
@@ -20,11 +22,11 @@ DNS = "api.elb.lab.private=api-elb"
 
 
 @pytest.fixture
-def lab(endpoint: str) -> demo.Lab:
-    return demo.build_lab(Clients(endpoint_url=endpoint), endpoint)
+def lab(endpoint: str) -> demo_lab.Lab:
+    return demo_lab.build_lab(Clients(endpoint_url=endpoint), endpoint)
 
 
-def request_peering(endpoint: str, lab: demo.Lab) -> str:
+def request_peering(endpoint: str, lab: demo_lab.Lab) -> str:
     ec2 = Clients(endpoint_url=endpoint).ec2("us-east-1")
     created = ec2.create_vpc_peering_connection(VpcId=lab.api.vpc, PeerVpcId=lab.web.vpc)
     return created["VpcPeeringConnection"]["VpcPeeringConnectionId"]
@@ -39,12 +41,12 @@ def peering_status(endpoint: str, pcx: str) -> str:
 
 def plan_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
-    code = cli.main(["plan", "--json", *args])
+    code = app.main(["plan", "--json", *args])
     return code, json.loads(capsys.readouterr().out)
 
 
 def test_cli_reconciles_the_sweeps_concerns():
-    assert cli.CONCERNS == sweep_app.CONCERNS
+    assert common.CONCERNS == sweep_app.CONCERNS
 
 
 def test_plan_json_lists_the_drift_by_concern_and_exits_2(lab, endpoint, capsys):
@@ -52,7 +54,7 @@ def test_plan_json_lists_the_drift_by_concern_and_exits_2(lab, endpoint, capsys)
 
     code, doc = plan_json(capsys, "--endpoint-url", endpoint, "--region", "us-east-1", "--dns-records", DNS)
 
-    assert code == cli.EXIT_DRIFT
+    assert code == common.EXIT_DRIFT
     assert peering_status(endpoint, pcx) == "pending-acceptance"  # plan changes nothing
     assert set(doc) == {"command", "account", "mode", "regions", "in_sync", "counts", "concerns", "errors"}
     assert (doc["command"], doc["account"], doc["mode"], doc["regions"]) == ("plan", ACCOUNT, "dry-run", ["us-east-1"])
@@ -78,31 +80,31 @@ def test_apply_converges_then_plan_exits_0(lab, endpoint, capsys):
     pcx = request_peering(endpoint, lab)
     args = ["--endpoint-url", endpoint, "--dns-records", DNS]
 
-    assert cli.main(["apply", *args]) == cli.EXIT_OK
+    assert app.main(["apply", *args]) == common.EXIT_OK
 
     output = capsys.readouterr().out
     assert "converged" in output
     assert '"level"' not in output  # the functions' JSON logs stay off the terminal's stdout
     assert peering_status(endpoint, pcx) == "active"
-    assert cli.main(["plan", *args]) == cli.EXIT_OK
+    assert app.main(["plan", *args]) == common.EXIT_OK
     assert "no action" in capsys.readouterr().out
     code, doc = plan_json(capsys, *args)
-    assert (code, doc["in_sync"], doc["counts"]["actions"]) == (cli.EXIT_OK, True, 0)
+    assert (code, doc["in_sync"], doc["counts"]["actions"]) == (common.EXIT_OK, True, 0)
 
 
 def test_a_refused_request_is_shown_but_is_not_drift(lab, endpoint, capsys):
     """The flag overrides the environment's allowlist; what policy refuses stays refused, so exit 0."""
     pcx = request_peering(endpoint, lab)
     args = ["--endpoint-url", endpoint, "--dns-records", DNS, "--allowed-accounts", OTHER]
-    assert cli.main(["apply", *args]) == cli.EXIT_OK
+    assert app.main(["apply", *args]) == common.EXIT_OK
 
     code, doc = plan_json(capsys, *args)
 
-    assert code == cli.EXIT_OK
+    assert code == common.EXIT_OK
     assert peering_status(endpoint, pcx) == "pending-acceptance"
     assert [f["resource"] for f in doc["concerns"]["peering"]["refused"]] == [pcx]
     assert f"requester account {ACCOUNT} is not allowed" in doc["concerns"]["peering"]["refused"][0]["reason"]
-    assert cli.main(["plan", *args]) == cli.EXIT_OK
+    assert app.main(["plan", *args]) == common.EXIT_OK
     assert "refused" in capsys.readouterr().out
 
 
@@ -113,11 +115,11 @@ def test_allowed_cidrs_flag_narrows_what_is_accepted(lab, endpoint, capsys):
 
     (refusal,) = doc["concerns"]["peering"]["refused"]
     assert (refusal["resource"], refusal["reason"]) == (pcx, "requester CIDR 10.1.0.0/16 is outside ALLOWED_PEER_CIDRS")
-    assert code == cli.EXIT_DRIFT  # the lab's VPCs have no flow logs yet
+    assert code == common.EXIT_DRIFT  # the lab's VPCs have no flow logs yet
 
 
 def test_malformed_allowed_cidrs_flag_names_the_flag(capsys):
-    assert cli.main(["plan", "--allowed-cidrs", "10.0.0.1/8", "--no-route-over-aggregates"]) == cli.EXIT_ERROR
+    assert app.main(["plan", "--allowed-cidrs", "10.0.0.1/8", "--no-route-over-aggregates"]) == common.EXIT_ERROR
     line = one_line_error(capsys)
     assert "ALLOWED_PEER_CIDRS='10.0.0.1/8'" in line
     assert "--allowed-cidrs" in line
@@ -129,14 +131,14 @@ def test_an_unset_allowlist_means_this_account(lab, endpoint, capsys, monkeypatc
 
     code, doc = plan_json(capsys, "--endpoint-url", endpoint)
 
-    assert code == cli.EXIT_DRIFT
+    assert code == common.EXIT_DRIFT
     assert doc["concerns"]["peering"]["actions"][0]["resource"] == pcx
 
 
 def test_aws_endpoint_url_from_the_environment_works_too(lab, endpoint, capsys, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     code, doc = plan_json(capsys)
-    assert code == cli.EXIT_DRIFT  # the lab's VPCs have no flow logs yet
+    assert code == common.EXIT_DRIFT  # the lab's VPCs have no flow logs yet
     assert doc["account"] == ACCOUNT
 
 
@@ -152,14 +154,14 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_malformed_allowlist_in_the_environment(capsys, monkeypatch):
     monkeypatch.setenv("ALLOWED_PEER_ACCOUNTS", "12345,not-an-account")
-    assert cli.main(["plan"]) == cli.EXIT_ERROR
+    assert app.main(["plan"]) == common.EXIT_ERROR
     line = one_line_error(capsys)
     assert "ALLOWED_PEER_ACCOUNTS" in line
     assert "'12345'" in line
 
 
 def test_malformed_allowlist_flag_names_the_flag(capsys):
-    assert cli.main(["apply", "--allowed-accounts", "12"]) == cli.EXIT_ERROR
+    assert app.main(["apply", "--allowed-accounts", "12"]) == common.EXIT_ERROR
     line = one_line_error(capsys)
     assert "ALLOWED_PEER_ACCOUNTS='12'" in line
     assert "--allowed-accounts" in line
@@ -202,16 +204,16 @@ def test_outcome_names_are_reconciles():
     from peerkeeper import reconcile
 
     names = ("PLANNED", "DONE", "CONVERGED", "TERMINAL", "FAILED", "SKIPPED")
-    assert [getattr(cli, name) for name in names] == [getattr(reconcile, name) for name in names]
+    assert [getattr(common, name) for name in names] == [getattr(reconcile, name) for name in names]
 
 
 def test_unknown_region(capsys):
-    assert cli.main(["plan", "--region", "xx-nowhere-9"]) == cli.EXIT_ERROR
+    assert app.main(["plan", "--region", "xx-nowhere-9"]) == common.EXIT_ERROR
     assert "unknown region 'xx-nowhere-9'" in one_line_error(capsys)
 
 
 def test_malformed_region(capsys):
-    assert cli.main(["plan", "--region", "Mars"]) == cli.EXIT_ERROR
+    assert app.main(["plan", "--region", "Mars"]) == common.EXIT_ERROR
     assert "invalid region 'Mars'" in one_line_error(capsys)
 
 
@@ -219,13 +221,13 @@ def test_no_region(capsys, monkeypatch, tmp_path):
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    assert cli.main(["plan"]) == cli.EXIT_ERROR
+    assert app.main(["plan"]) == common.EXIT_ERROR
     assert "no region" in one_line_error(capsys)
 
 
 def test_unknown_profile(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    assert cli.main(["plan", "--profile", "nobody"]) == cli.EXIT_ERROR
+    assert app.main(["plan", "--profile", "nobody"]) == common.EXIT_ERROR
     assert "profile 'nobody' not found" in one_line_error(capsys)
 
 
@@ -235,12 +237,12 @@ def test_no_credentials(endpoint, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert cli.main(["plan", "--endpoint-url", endpoint]) == cli.EXIT_ERROR
+    assert app.main(["plan", "--endpoint-url", endpoint]) == common.EXIT_ERROR
     assert "no AWS credentials found" in one_line_error(capsys)
 
 
 def test_unreachable_endpoint(capsys, monkeypatch):
     monkeypatch.setenv("PEERKEEPER_MAX_ATTEMPTS", "1")
-    closed = f"http://127.0.0.1:{demo.free_port()}"
-    assert cli.main(["plan", "--endpoint-url", closed]) == cli.EXIT_ERROR
+    closed = f"http://127.0.0.1:{demo_emulator.free_port()}"
+    assert app.main(["plan", "--endpoint-url", closed]) == common.EXIT_ERROR
     assert f"cannot reach {closed}" in one_line_error(capsys)

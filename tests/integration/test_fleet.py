@@ -19,9 +19,9 @@ import boto3
 import pytest
 
 # Powertools' logger is made at import and keeps the sys.stdout of that moment: import it now, not
-# inside a test whose captured stdout closes when the test ends (cli.terminal_logging swaps it).
+# inside a test whose captured stdout closes when the test ends (common.terminal_logging swaps it).
 import peerkeeper.observability  # noqa: F401
-from peerkeeper import cli
+from peerkeeper.cli import app, common
 from peerkeeper.clients import Clients
 from tests.reliability.faults import error_response
 from tests.support import ACCOUNT, hook_sessions
@@ -102,7 +102,7 @@ def planned_vpcs(entry: dict[str, Any]) -> set[str]:
 
 def plan_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
-    code = cli.main(["plan", "--json", *args])
+    code = app.main(["plan", "--json", *args])
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -116,7 +116,7 @@ def test_plan_accounts_json_has_an_entry_per_account_and_region_and_the_refused_
 
     code, doc = plan_json(capsys, "--endpoint-url", endpoint, "--account", b, "--account", c, "--role-name", ROLE)
 
-    assert code == cli.EXIT_ERROR  # the worst: c's error over b's drift
+    assert code == common.EXIT_ERROR  # the worst: c's error over b's drift
     assert (doc["command"], doc["mode"], doc["accounts"], doc["regions"]) == ("plan", "dry-run", [b, c], [REGION])
     assert [(e["account"], e["region"]) for e in doc["entries"]] == [(b, REGION), (c, REGION)]
     entry_b, entry_c = doc["entries"]
@@ -144,7 +144,7 @@ def test_accounts_times_regions_one_role_session_per_account(endpoint, organisat
         capsys, *args, "--account", c, "--account", b, "--region", "us-east-1", "--region", "eu-west-1"
     )
 
-    assert code == cli.EXIT_DRIFT
+    assert code == common.EXIT_DRIFT
     assert [(e["account"], e["region"]) for e in doc["entries"]] == [
         (c, "us-east-1"),
         (c, "eu-west-1"),
@@ -169,7 +169,7 @@ def test_the_allowlist_defaults_to_each_account_itself(endpoint, organisation, s
 
     code, doc = plan_json(capsys, "--endpoint-url", endpoint, "--account", b, "--role-name", ROLE)
 
-    assert code == cli.EXIT_DRIFT
+    assert code == common.EXIT_DRIFT
     (entry,) = doc["entries"]
     assert [a["resource"] for a in entry["concerns"]["peering"]["actions"]] == [pcx]
 
@@ -181,7 +181,7 @@ def test_plan_org_runs_in_every_active_account(endpoint, organisation, sts, caps
 
     code, doc = plan_json(capsys, "--endpoint-url", endpoint, "--org", "--role-name", ROLE)
 
-    assert code == cli.EXIT_ERROR
+    assert code == common.EXIT_ERROR
     assert set(doc["accounts"]) == {ACCOUNT, b, c}  # the management account is a member too; d is closed
     assert closed not in doc["accounts"]
     assert [item["account"] for item in doc["unreachable"]] == [c]
@@ -192,7 +192,7 @@ def test_exclude_account_leaves_an_account_out(endpoint, organisation, sts, caps
     code, doc = plan_json(
         capsys, "--endpoint-url", endpoint, "--org", "--role-name", ROLE, "--exclude-account", organisation["c"]
     )
-    assert code == cli.EXIT_DRIFT  # every account has moto's default VPC without flow logs
+    assert code == common.EXIT_DRIFT  # every account has moto's default VPC without flow logs
     assert set(doc["accounts"]) == {ACCOUNT, organisation["b"]}
 
 
@@ -201,10 +201,10 @@ def test_plan_org_tables_are_grouped_by_account(endpoint, organisation, sts, cap
     sts.refused.add(organisation["c"])
     capsys.readouterr()
 
-    code = cli.main(["plan", "--endpoint-url", endpoint, "--org", "--role-name", ROLE])
+    code = app.main(["plan", "--endpoint-url", endpoint, "--org", "--role-name", ROLE])
 
     out = capsys.readouterr().out
-    assert code == cli.EXIT_ERROR
+    assert code == common.EXIT_ERROR
     assert "Accounts" in out
     assert f"cannot assume {ROLE}" in out
     assert "1 account(s) unreachable" in out
@@ -218,13 +218,13 @@ def test_apply_accounts_converges_the_reachable_ones_and_exits_1_for_the_refused
     sts.refused.add(c)
     args = ["--endpoint-url", endpoint, "--account", b, "--account", c, "--role-name", ROLE]
 
-    assert cli.main(["apply", *args]) == cli.EXIT_ERROR
+    assert app.main(["apply", *args]) == common.EXIT_ERROR
 
     assert vpc_b in flow_logged_vpcs(endpoint, b)  # b went on despite c
     assert flow_logged_vpcs(endpoint, ACCOUNT) == set()  # the caller's own account was not asked for
     sts.refused.clear()
     code, doc = plan_json(capsys, "--endpoint-url", endpoint, "--account", b, "--role-name", ROLE)
-    assert (code, doc["in_sync"]) == (cli.EXIT_OK, True)
+    assert (code, doc["in_sync"]) == (common.EXIT_OK, True)
 
 
 # -- a person's mistakes ------------------------------------------------------------------------
@@ -239,15 +239,15 @@ def test_apply_accounts_converges_the_reachable_ones_and_exits_1_for_the_refused
 )
 def test_usage_mistakes_are_one_line_and_exit_1(endpoint, capsys, args, message):
     capsys.readouterr()
-    assert cli.main(["plan", "--endpoint-url", endpoint, *args]) == cli.EXIT_ERROR
+    assert app.main(["plan", "--endpoint-url", endpoint, *args]) == common.EXIT_ERROR
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"peerkeeper: error: {message}"]
 
 
 def test_account_and_org_exclude_each_other(capsys):
     with pytest.raises(SystemExit) as stopped:
-        cli.main(["plan", "--account", "111122223333", "--org", "--role-name", ROLE])
-    assert stopped.value.code == cli.EXIT_ERROR  # a usage mistake, never the "drift" exit code
+        app.main(["plan", "--account", "111122223333", "--org", "--role-name", ROLE])
+    assert stopped.value.code == common.EXIT_ERROR  # a usage mistake, never the "drift" exit code
     assert "not allowed with argument" in capsys.readouterr().err
 
 
@@ -258,7 +258,7 @@ def test_graph_draws_every_account_asked_for(endpoint, organisation, sts, capsys
     capsys.readouterr()
 
     args = ["graph", "--endpoint-url", endpoint, "--account", b, "--account", c, "--role-name", ROLE]
-    assert cli.main([*args, "--format", "mermaid"]) == cli.EXIT_OK
+    assert app.main([*args, "--format", "mermaid"]) == common.EXIT_OK
 
     out = capsys.readouterr().out
     assert f'["account {b}"]' in out
@@ -274,7 +274,7 @@ def test_graph_draws_the_reachable_accounts_and_exits_1_for_a_refused_one(endpoi
     capsys.readouterr()
 
     args = ["graph", "--endpoint-url", endpoint, "--account", b, "--account", c, "--role-name", ROLE]
-    assert cli.main(args) == cli.EXIT_ERROR
+    assert app.main(args) == common.EXIT_ERROR
 
     captured = capsys.readouterr()
     assert vpc_b in captured.out

@@ -19,7 +19,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from peerkeeper import cli
+from peerkeeper import fleet
+from peerkeeper.cli import run as cli_run
 from peerkeeper.clients import Clients, default_clients
 from peerkeeper.events import delivery_id
 from peerkeeper.reconcile import ReconcileError
@@ -157,12 +158,12 @@ def test_each_cli_run_sends_a_new_token(aws):
     clients = Clients()
     memory = Ec2Idempotency()
     memory.wrap(clients.ec2(REGION))
-    target = cli.Target(clients, ACCOUNT, (get_settings(),))
+    target = fleet.Target(clients, ACCOUNT, (get_settings(),))
     ec2 = ec2_client()
 
-    cli.run(target, "apply", concerns=("flow_logs",))
+    cli_run.run(target, "apply", concerns=("flow_logs",))
     delete_by_hand(ec2)
-    cli.run(target, "apply", concerns=("flow_logs",))
+    cli_run.run(target, "apply", concerns=("flow_logs",))
 
     first, second = memory.tokens
     assert first != second

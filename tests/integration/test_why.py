@@ -1,7 +1,7 @@
 """``peerkeeper why`` against moto: the seed's ping, routes, ACLs, peering state, group references, DNS.
 
 Each test builds a small world (two VPCs, one instance each, peered unless said otherwise) and asks
-``peerkeeper why`` through the real command line entry point (``cli.main``), reading its ``--json``.
+``peerkeeper why`` through the real command line entry point (``app.main``), reading its ``--json``.
 
 Where moto is not AWS (see /work/shared/reference/moto-gaps.md):
 - moto's default security group has no self-referencing ingress rule; every instance here gets its
@@ -24,7 +24,8 @@ from typing import Any
 import boto3
 import pytest
 
-from peerkeeper import cli, observability  # noqa: F401  (its log handler binds stdout at import: not a test's capsys)
+from peerkeeper import observability  # noqa: F401  (its log handler binds stdout at import: not a test's capsys)
+from peerkeeper.cli import app
 from peerkeeper.clients import Clients
 from peerkeeper.reach import command
 from tests.support import REGION, CallRecorder, ec2_client
@@ -119,7 +120,7 @@ def seed(aws: None) -> World:
 
 def why(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
-    code = cli.main(["why", *args, "--json"])
+    code = app.main(["why", *args, "--json"])
     out = capsys.readouterr().out
     return code, json.loads(out) if out.strip() else {}
 
@@ -353,7 +354,7 @@ def test_a_source_group_with_no_egress(seed, capsys):
         f"--ip-permissions 'IpProtocol=6,FromPort=22,ToPort=22,IpRanges=[{{CidrIp={seed.web.cidr}}}]' --region {REGION}"
     ]
     capsys.readouterr()
-    cli.main(["why", seed.api.instance, seed.web.instance, "--port", "22"])
+    app.main(["why", seed.api.instance, seed.web.instance, "--port", "22"])
     assert doc["fixes"][0] in capsys.readouterr().out  # on the terminal too, brackets and all (not read as markup)
 
 
@@ -553,7 +554,7 @@ def test_why_makes_no_mutating_call_and_a_same_region_question_takes_at_most_10_
 )
 def test_bad_input_is_one_line_and_exit_1(seed, capsys, args, message):
     names = {"API": seed.api.instance, "WEB": seed.web.instance}
-    code = cli.main(["why", *(names.get(a, a) for a in args)])
+    code = app.main(["why", *(names.get(a, a) for a in args)])
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("peerkeeper: error: ")
@@ -566,14 +567,14 @@ def test_bad_input_is_one_line_and_exit_1(seed, capsys, args, message):
 
 def test_a_usage_mistake_exits_1_not_2(capsys):
     with pytest.raises(SystemExit) as raised:
-        cli.main(["why", "i-0123456789abcdef0"])
+        app.main(["why", "i-0123456789abcdef0"])
     assert raised.value.code == 1
     assert "DESTINATION" in capsys.readouterr().err
 
 
 def test_the_terminal_answer_reads_as_a_path(seed, capsys):
     capsys.readouterr()
-    code = cli.main(["why", seed.api.instance, seed.web.instance, "--protocol", "icmp"])
+    code = app.main(["why", seed.api.instance, seed.web.instance, "--protocol", "icmp"])
     out = capsys.readouterr().out
     assert code == 2
     lines = [line.strip() for line in out.splitlines()]

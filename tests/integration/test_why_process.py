@@ -15,13 +15,13 @@ import pytest
 
 from benchmarks.emulator import Emulator
 from benchmarks.why import Lab, build
-from peerkeeper import demo
+from peerkeeper.cli.demo import emulator as demo_emulator
 from tests.support import REGION, ROOT
 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[tuple[str, Lab]]:
-    with demo.emulator() as endpoint:
+    with demo_emulator.emulator() as endpoint:
         yield endpoint, build(Emulator(endpoint), noise=0)
 
 

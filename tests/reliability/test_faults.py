@@ -161,7 +161,7 @@ def test_one_unauthorized_route_table_does_not_stop_the_others_and_fails_the_inv
 def test_the_failed_invocation_is_retried_by_eventbridge_then_kept_in_a_dead_letter_queue():
     """What raising buys: the template gives every CloudTrail rule a retry policy and a DLQ, and
     every function an on-failure destination (checked here so the two halves cannot drift)."""
-    from peerkeeper.rules import load_template
+    from peerkeeper.cli.demo.rules import load_template
 
     template = load_template("template.yaml")
     resources, globals_ = template["Resources"], template.get("Globals", {}).get("Function", {})

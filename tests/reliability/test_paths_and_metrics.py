@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from peerkeeper import cli
+from peerkeeper.cli import app
+from peerkeeper.cli.demo.rules import load_rules, rules_matching
 from peerkeeper.observability import metrics
-from peerkeeper.rules import load_rules, rules_matching
 from tests.reliability.conftest import ALL_EVENTS, assert_user_things_intact, function_of
 from tests.support import (
     ACCOUNT,
@@ -56,11 +56,11 @@ def refuse(path: str, lab, forbidden, context, capsys) -> set[str]:
         return {f["resource"] for f in sweep(load_event("sweep__Scheduled"), context).get("refused", [])}
     capsys.readouterr()
     if path == "cli plan":
-        assert cli.main(["plan", "--json", "--region", REGION]) in (0, 2)
+        assert app.main(["plan", "--json", "--region", REGION]) in (0, 2)
         plan = json.loads(capsys.readouterr().out)["concerns"]["peering"]
         assert not {a["resource"] for a in plan["actions"] if a["kind"] == "accept-peering"} & set(forbidden.values())
         return {f["resource"] for f in plan["refused"]}
-    assert cli.main(["apply", "--region", REGION]) == 0
+    assert app.main(["apply", "--region", REGION]) == 0
     return {forbidden["unlisted"], forbidden["overlapping"]}  # judged by the peering status below
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from peerkeeper.reach import analysis, fixes
-from peerkeeper.reach.analysis import EPHEMERAL, EVERY_PORT, Packet, PortSet, Question, evaluate_acl
+from peerkeeper.reach.analysis import Question, evaluate_acl
 from peerkeeper.reach.model import (
     AclEntry,
     Network,
@@ -30,6 +30,7 @@ from peerkeeper.reach.model import (
     parse_route_table,
     parse_security_group,
 )
+from peerkeeper.reach.packets import EPHEMERAL, EVERY_PORT, Packet, PortSet
 
 A, B = "vpc-0000000000000000a", "vpc-0000000000000000b"
 PCX = "pcx-00000000000000001"

@@ -2,7 +2,7 @@
 
 import sys
 
-from peerkeeper.cli import main
+from peerkeeper.cli.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

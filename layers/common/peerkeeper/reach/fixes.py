@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from peerkeeper.reach.model import ICMP, ICMPV6, MAIN_ACL_DEFAULT_RULE, TCP, UDP
 
 if TYPE_CHECKING:
-    from peerkeeper.reach.analysis import Packet
     from peerkeeper.reach.model import AclEntry, Network, NetworkAcl, Node, Peering, Route, RouteTable, Traffic
+    from peerkeeper.reach.packets import Packet
 
 CLI_PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1"}
 

@@ -1,0 +1,193 @@
+"""The seed lab, built on the emulator: web-vpc, api-vpc, their load balancers, the private zone."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+
+from peerkeeper.clients import Clients
+
+if TYPE_CHECKING:
+    pass
+
+
+ACCOUNT = "123456789012"  # moto's default account: the one peerkeeper runs in
+
+STRANGER = "210987654321"  # an account that is not on the allowlist
+
+REGION: Final = "us-east-1"
+
+OTHER_REGION: Final = "eu-west-1"  # where api-elb lives; the same stack is deployed there too
+
+ZONE_NAME = "elb.lab.private"
+
+ZONE_ID = "Z0DEMOELBLABPRIVATE"
+
+RECORD = f"api.{ZONE_NAME}"  # owned by api-elb in OTHER_REGION (DNS_RECORDS says api-elb@eu-west-1)
+
+WEB_RECORD = f"web.{ZONE_NAME}"  # owned by web-elb in REGION
+
+LOG_GROUP = "flow-logs-group"
+
+ROLE_NAME = "flow-log-role"
+
+MAX_ECHO_DEPTH = 2  # an event, peerkeeper's reaction, and the no-op that reaction triggers
+
+_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+    ],
+}
+
+
+class DemoError(RuntimeError):
+    """The demo could not run (no free port, template or functions not found)."""
+
+
+@dataclass
+class Network:
+    name: str
+    vpc: str
+    cidr: str
+    tables: list[str]
+    subnets: list[str]
+
+
+@dataclass
+class Lab:
+    web: Network
+    api: Network
+    load_balancers: dict[str, dict[str, str]]  # name (name@region outside REGION) -> {"arn", "dns"}
+    zone_id: str
+    role_arn: str
+    api_eu: Network | None = None  # api-eu-vpc in OTHER_REGION, home of api-elb@eu-west-1
+
+    @property
+    def networks(self) -> list[Network]:
+        return [self.web, self.api]
+
+
+def build_network(ec2: Any, name: str, cidr: str, region: str = REGION) -> Network:
+    """A VPC with two subnets (two AZs), its main route table and one more, associated with a subnet."""
+    prefix = cidr.rsplit(".", 2)[0]  # "10.0.0.0/16" -> "10.0"
+    tags = [{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}]}]
+    vpc = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=tags)["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.{i + 1}.0/24", AvailabilityZone=f"{region}{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate("ab")
+    ]
+    main = ec2.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "association.main", "Values": ["true"]}]
+    )["RouteTables"][0]["RouteTableId"]
+    private = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    for subnet in subnets:
+        ec2.associate_route_table(RouteTableId=private, SubnetId=subnet)
+    return Network(name, vpc, cidr, [main, private], subnets)
+
+
+def create_load_balancer(clients: Clients, name: str, subnets: list[str], region: str = REGION) -> dict[str, str]:
+    created = clients.elbv2(region).create_load_balancer(
+        Name=name, Subnets=subnets, Scheme="internal", Type="application"
+    )["LoadBalancers"][0]
+    return {"arn": created["LoadBalancerArn"], "dns": created["DNSName"], "vpc": created.get("VpcId", "")}
+
+
+def create_private_zone(clients: Clients, vpc: str) -> str:
+    """``elb.lab.private`` on ``vpc``, with an id shaped like a real one.
+
+    Real hosted zone ids start with ``Z`` (events.py accepts only those); moto's random ones mostly
+    don't, so the id is chosen through moto's custom-id hook (the server runs in this process).
+    """
+    from moto.route53.models import HostedZoneIdentifier  # noqa: PLC0415  (development dependency)
+    from moto.utilities.id_generator import moto_id_manager  # noqa: PLC0415
+
+    identifier = HostedZoneIdentifier(ACCOUNT, f"{ZONE_NAME}.", None)
+    moto_id_manager.set_custom_id(identifier, ZONE_ID)
+    try:
+        created = clients.route53().create_hosted_zone(
+            Name=ZONE_NAME,
+            CallerReference=f"peerkeeper-demo-{uuid.uuid4()}",
+            VPC={"VPCRegion": REGION, "VPCId": vpc},
+            HostedZoneConfig={"Comment": "peerkeeper demo", "PrivateZone": True},
+        )
+    finally:
+        moto_id_manager.unset_custom_id(identifier)
+    return str(created["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+
+
+def build_lab(clients: Clients, endpoint: str) -> Lab:
+    """web-vpc and api-vpc, their load balancers, the private zone, the flow-log group and role."""
+    ec2 = clients.ec2(REGION)
+    web = build_network(ec2, "web-vpc", "10.0.0.0/16")
+    api = build_network(ec2, "api-vpc", "10.1.0.0/16")
+    load_balancers = {
+        "web-elb": create_load_balancer(clients, "web-elb", web.subnets),
+        "api-elb": create_load_balancer(clients, "api-elb", api.subnets),
+    }
+    # Load balancer names are unique per region only: api-elb exists in both regions.
+    api_eu = build_network(clients.ec2(OTHER_REGION), "api-eu-vpc", "10.3.0.0/16", region=OTHER_REGION)
+    load_balancers[f"api-elb@{OTHER_REGION}"] = create_load_balancer(clients, "api-elb", api_eu.subnets, OTHER_REGION)
+    zone = create_private_zone(clients, web.vpc)
+    clients.route53().associate_vpc_with_hosted_zone(
+        HostedZoneId=zone, VPC={"VPCRegion": OTHER_REGION, "VPCId": api_eu.vpc}
+    )
+    clients.session.client("logs", region_name=REGION, endpoint_url=endpoint).create_log_group(logGroupName=LOG_GROUP)
+    role = clients.session.client("iam", region_name=REGION, endpoint_url=endpoint).create_role(
+        RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY)
+    )["Role"]["Arn"]
+    return Lab(web, api, load_balancers, zone, role, api_eu)
+
+
+def stranger_clients(clients: Clients, endpoint: str) -> Clients:
+    """moto: credentials from assume_role into another account id act as that account."""
+    credentials = clients.sts(REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{STRANGER}:role/partner-admin", RoleSessionName="partner"
+    )["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    return Clients(session, endpoint_url=endpoint)
+
+
+def flow_logged(clients: Clients) -> set[str]:
+    flow_logs = clients.ec2(REGION).describe_flow_logs()["FlowLogs"]
+    return {fl["ResourceId"] for fl in flow_logs if fl.get("LogGroupName") == LOG_GROUP}
+
+
+def route_targets(clients: Clients, table: str) -> dict[str, str]:
+    found = clients.ec2(REGION).describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+    return {r.get("DestinationCidrBlock", ""): r.get("VpcPeeringConnectionId", "") for r in found}
+
+
+def peering_status(clients: Clients, pcx: str) -> str:
+    found = clients.ec2(REGION).describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx])
+    return str(found["VpcPeeringConnections"][0]["Status"]["Code"])
+
+
+def cname(clients: Clients, zone_id: str, name: str = RECORD) -> str:
+    records = clients.route53().list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    values = [
+        value["Value"].rstrip(".")
+        for record in records
+        if record["Name"].rstrip(".") == name and record["Type"] == "CNAME"
+        for value in record.get("ResourceRecords", [])
+    ]
+    return ",".join(values)
+
+
+def routed(clients: Clients, network: Network, destination: str, pcx: str) -> bool:
+    return all(route_targets(clients, table).get(destination) == pcx for table in network.tables)

@@ -1,0 +1,427 @@
+"""What commands print: action and finding tables, a fleet's entries, the progress display."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from peerkeeper.cli.common import (
+    CONVERGED,
+    DONE,
+    EXIT_DRIFT,
+    EXIT_ERROR,
+    EXIT_OK,
+    FAILED,
+    FINDING_KINDS,
+    PLANNED,
+    SKIPPED,
+    TERMINAL,
+    make_console,
+)
+from peerkeeper.cli.run import Fleet, Result, resolve_fleet
+from peerkeeper.fleet import worst
+from peerkeeper.model import Action, Plan
+from peerkeeper.reach.analysis import FORWARD, RETURN, Hop, Path
+from peerkeeper.reach.model import shown
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from peerkeeper.reach.command import Answer
+
+
+STYLES = {PLANNED: "cyan", DONE: "green", CONVERGED: "green", TERMINAL: "yellow", FAILED: "bold red", SKIPPED: "dim"}
+
+
+def _where(item: Mapping[str, Any]) -> str:
+    return f"{item.get('resource', '')}\n[dim]{item.get('region', '')}[/dim]"
+
+
+def render_actions(console: Console, doc: Mapping[str, Any], title: str) -> None:
+    from rich.table import Table  # noqa: PLC0415  (not needed on the Lambda path)
+
+    show_outcome = doc["command"] != "plan"
+    table = Table(title=title, title_justify="left", show_lines=False, expand=True)
+    table.add_column("concern", style="bold", no_wrap=True)
+    table.add_column("what", no_wrap=True)
+    table.add_column("where", max_width=36, overflow="fold")
+    table.add_column("why", ratio=1)
+    if show_outcome:
+        table.add_column("outcome", no_wrap=True)
+    for name, group in doc["concerns"].items():
+        if not group["actions"]:
+            continue
+        for index, action in enumerate(group["actions"]):
+            outcome = action.get("outcome", PLANNED)
+            why = action["reason"] + (f"\n[red]{action['error']}[/red]" if action.get("error") else "")
+            row = [name if index == 0 else "", action["kind"], _where(action), why]
+            if show_outcome:
+                row.append(f"[{STYLES.get(outcome, '')}]{outcome}[/]")
+            table.add_row(*row)
+        table.add_section()
+    if doc["counts"]["actions"]:
+        console.print(table)
+    else:
+        console.print(f"[green]✓ no action: every concern is in sync[/green] ({', '.join(doc['regions'])})")
+
+
+def render_findings(console: Console, doc: Mapping[str, Any]) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    labels = {
+        "refused": ("refused", "yellow", "left as it is by policy"),
+        "conflicts": ("conflict", "magenta", "needs a human"),
+        "problems": ("problem", "red", "could not be checked or changed"),
+    }
+    table = Table(title="Not changed by peerkeeper", title_justify="left", expand=True)
+    for column in ("", "concern"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("where", max_width=36, overflow="fold")
+    table.add_column("why", ratio=1)
+    rows = 0
+    for kind in FINDING_KINDS:
+        label, style, _ = labels[kind]
+        for name, group in doc["concerns"].items():
+            for finding in group[kind]:
+                table.add_row(f"[{style}]{label}[/]", name, _where(finding), str(finding.get("reason", "")))
+                rows += 1
+    if rows:
+        console.print(table)
+
+
+def render_summary(console: Console, doc: Mapping[str, Any]) -> None:
+    counts = doc["counts"]
+    parts = [f"{counts['actions']} action(s)"] + [f"{counts[kind]} {kind}" for kind in FINDING_KINDS if counts[kind]]
+    console.print(
+        f"[bold]{doc['command']}[/bold] · account {doc['account']} · {', '.join(doc['regions'])}: {', '.join(parts)}"
+    )
+    for error in doc["errors"]:
+        console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+
+
+def render_outcomes(console: Console, result: Result) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    statuses = (DONE, CONVERGED, TERMINAL, FAILED, SKIPPED)
+    table = Table(title="Applied", title_justify="left")
+    table.add_column("concern", style="bold")
+    for status in statuses:
+        table.add_column(status, justify="right", style=STYLES[status])
+    for name, group in result.document()["concerns"].items():
+        counted = [sum(1 for a in group["actions"] if a["outcome"] == status) for status in statuses]
+        table.add_row(name, *(str(n) if n else "·" for n in counted))
+    console.print(table)
+
+
+class Display:
+    """The one progress bar of a run (stderr, gone when it ends): accounts entered, then the
+    (account, region) pairs planned, or the actions applied. Workers call it from their threads."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task = progress.add_task("starting", total=None)
+        self._lock = threading.Lock()
+
+    def phase(self, description: str, total: int | None) -> None:
+        with self._lock:
+            self._progress.reset(self._task, total=total, description=description)
+
+    def step(self, *_: object) -> None:
+        self._progress.advance(self._task)
+
+    def grow(self, plan: Plan) -> None:
+        """Each concern's plan adds its actions to the bar's total (plans arrive from several threads)."""
+        with self._lock:
+            total = self._progress.tasks[self._task].total or 0
+            self._progress.update(self._task, total=total + len(plan.actions), description=f"applying {plan.concern}")
+
+    def advance(self, action: Action) -> None:
+        self._progress.update(self._task, advance=1, description=f"{action.kind} {action.resource}")
+
+
+@contextlib.contextmanager
+def display() -> Iterator[Display]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    errors = make_console(stderr=True)
+    # Only on a terminal: piped or captured stderr stays what the command says, nothing else.
+    with Progress(*columns, console=errors, transient=True, disable=not errors.is_terminal) as progress:
+        yield Display(progress)
+
+
+def enter_fleet(args: argparse.Namespace, base: Mapping[str, str], mode: str, shown: Display) -> Fleet:
+    return resolve_fleet(
+        args, base, mode, on_account=shown.step, on_accounts=lambda n: shown.phase(f"assuming {args.role_name}", n)
+    )
+
+
+def escape(text: str) -> str:
+    """Text from AWS (names, rules, commands with ``[...]``) shown as it is, never read as markup."""
+    from rich.markup import escape as rich_escape  # noqa: PLC0415  (drawing only)
+
+    return rich_escape(text)
+
+
+def _hop_where(node: dict[str, object]) -> str:
+    return f"{node.get('subnet')}, {node.get('vpc')}, {node.get('region')}"
+
+
+def _hop_row(hop: Hop) -> tuple[str, str, str, str]:
+    if hop.ok:
+        return "[green]✔[/green]", hop.step, hop.component, f"[dim]{escape(hop.detail)}[/dim]"
+    code = f"[bold red]{hop.explanation.code}[/bold red] " if hop.explanation else ""
+    detail = f"{code}{escape(hop.detail)}"
+    return "[bold red]✘[/bold red]", f"[bold]{hop.step}[/bold]", f"[bold]{hop.component}[/bold]", detail
+
+
+def _hops_table(hops: list[Hop]) -> object:
+    from rich.table import Table  # noqa: PLC0415  (drawing only)
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(width=1, no_wrap=True)
+    table.add_column(no_wrap=True, min_width=11)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for hop in hops:
+        table.add_row(*_hop_row(hop))
+    return table
+
+
+def _signature(path: Path) -> tuple[tuple[str, str, str, bool, str], ...]:
+    return tuple((hop.direction, hop.step, hop.component, hop.ok, hop.detail) for hop in path.hops)
+
+
+def _render_paths(console: Console, paths: list[Path], answer: Answer) -> None:
+    """Paths that meet the same hops alike (a load balancer's nodes, usually) are drawn once."""
+    path = paths[0]
+    version = path.destination.address.version
+    source = path.source.text()
+    destination = path.destination.text()
+    if len(paths) > 1:
+        destination += "".join(f", {shown(p.destination.address)}" for p in paths[1:])
+    console.print(f"[bold cyan]{FORWARD}[/bold cyan] · {answer.traffic.text(version)}")
+    console.print(f"● [bold]{source}[/bold]")
+    console.print(_hops_table(path.direction(FORWARD)))
+    console.print(f"● [bold]{destination}[/bold]")
+    back = path.direction(RETURN)
+    if back:
+        console.print(f"[bold cyan]{RETURN}[/bold cyan] · replies: security groups are stateful, network ACLs are not")
+        console.print(f"● [bold]{destination}[/bold]")
+        console.print(_hops_table(back))
+        console.print(f"● [bold]{source}[/bold]")
+    else:
+        console.print(f"[bold cyan]{RETURN}[/bold cyan] · same subnet: no network ACL or route table on the way")
+
+
+def render_answer(console: Console, answer: Answer) -> None:
+    source, destination = answer.source, answer.destination
+    console.print(f"[bold]source[/bold]       {source['input']}  [dim]({_where(source)})[/dim]")
+    console.print(f"[bold]destination[/bold]  {destination['input']}", end="")
+    if destination.get("kind") == "dns-name":
+        console.print()
+        for step in destination.get("resolution", []):
+            console.print(f"  [dim]↳ {escape(step)}[/dim]")
+        lb = destination.get("load_balancer")
+        if isinstance(lb, dict):
+            console.print(
+                f"  [dim]↳ load balancer {lb['name']} ({lb['type']}, {lb['scheme']}): {destination['note']}[/dim]"
+            )
+    else:
+        console.print(f"  [dim]({_where(destination)})[/dim]")
+    alike: dict[tuple[tuple[str, str, str, bool, str], ...], list[Path]] = {}
+    for path in answer.paths:
+        alike.setdefault(_signature(path), []).append(path)
+    for paths in alike.values():
+        console.print()
+        _render_paths(console, paths, answer)
+    console.print()
+    verdict(console, answer)
+
+
+def verdict(console: Console, answer: Answer) -> None:
+    """The last lines: reachable or not, what blocks, the fixes, the reads."""
+    if answer.reachable:
+        console.print(f"[bold green]✔ reachable[/bold green]: {answer.traffic.text()} gets there and back")
+    else:
+        blocking = answer.explanations
+        console.print(f"[bold red]✘ not reachable[/bold red]: {len(blocking)} blocking component(s)")
+        for explanation in blocking:
+            console.print(f"  [red]{explanation.code}[/red] ({explanation.direction}) {explanation.component}")
+        if answer.fixes:
+            console.print("[bold]fixes[/bold]")
+            for fix in answer.fixes:
+                console.print(f"  $ {escape(fix)}" if fix.startswith("aws ") else f"  • {escape(fix)}", soft_wrap=True)
+    reads = sum(answer.reads.values())
+    console.print(f"[dim]{reads} read(s), no change made[/dim]")
+
+
+COUNTED = ("actions", *FINDING_KINDS, "errors")
+
+_FINDING_LABELS = {
+    "refused": ("refused", "yellow"),
+    "conflicts": ("conflict", "magenta"),
+    "problems": ("problem", "red"),
+}
+
+
+def fleet_entry(result: Result, region: str) -> dict[str, Any]:
+    doc = result.only(region).document()
+    return {
+        "account": result.account_id,
+        "region": region,
+        "in_sync": doc["in_sync"],
+        "counts": doc["counts"],
+        "concerns": doc["concerns"],
+        "errors": doc["errors"],
+    }
+
+
+def unreachable_entry(account_id: str, region: str, reason: str) -> dict[str, Any]:
+    counts = {kind: 0 for kind in COUNTED} | {"errors": 1}
+    return {
+        "account": account_id,
+        "region": region,
+        "in_sync": False,
+        "counts": counts,
+        "concerns": {},
+        "errors": [reason],
+    }
+
+
+def fleet_document(command: str, mode: str, group: Fleet, results: Iterable[Result]) -> dict[str, Any]:
+    """The ``--json`` document of a run over several accounts: entries in the order asked."""
+    by_account = {result.account_id: result for result in results}
+    refused = {item.account_id: item.reason for item in group.unreachable}
+    entries = []
+    for account_id in group.account_ids:
+        for region in group.regions:
+            if account_id in by_account:
+                entries.append(fleet_entry(by_account[account_id], region))
+            elif account_id in refused:
+                entries.append(unreachable_entry(account_id, region, refused[account_id]))
+    return {
+        "command": command,
+        "mode": mode,
+        "accounts": list(group.account_ids),
+        "regions": list(group.regions),
+        "in_sync": all(item["in_sync"] for item in entries),
+        "counts": {kind: sum(item["counts"][kind] for item in entries) for kind in COUNTED},
+        "entries": entries,
+        "unreachable": [{"account": item.account_id, "reason": item.reason} for item in group.unreachable],
+    }
+
+
+def fleet_plan_exit_code(doc: Mapping[str, Any]) -> int:
+    """The worst entry: an error (1) over drift (2) over in sync (0)."""
+    codes = [
+        EXIT_ERROR if item["errors"] else EXIT_DRIFT if item["counts"]["actions"] else EXIT_OK
+        for item in doc["entries"]
+    ]
+    return worst(codes, (EXIT_OK, EXIT_DRIFT, EXIT_ERROR))
+
+
+def _by_account(entries: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for item in entries:
+        grouped.setdefault(item["account"], []).append(item)
+    return grouped
+
+
+def render_fleet_actions(console: Console, doc: Mapping[str, Any], title: str, styles: Mapping[str, str]) -> None:
+    """Every action, grouped by account (one section each), with its outcome after ``apply``."""
+    from rich.table import Table  # noqa: PLC0415
+
+    show_outcome = doc["command"] != "plan"
+    table = Table(title=title, title_justify="left", expand=True)
+    for column in ("account", "region", "concern", "what"):
+        table.add_column(column, no_wrap=True, style="bold" if column == "account" else "")
+    table.add_column("where", max_width=30, overflow="fold")
+    table.add_column("why", ratio=1)
+    if show_outcome:
+        table.add_column("outcome", no_wrap=True)
+    for account_id, items in _by_account(doc["entries"]).items():
+        rows = [
+            (item["region"], concern, action)
+            for item in items
+            for concern, group in item["concerns"].items()
+            for action in group["actions"]
+        ]
+        for index, (region, concern, action) in enumerate(rows):
+            why = action["reason"] + (f"\n[red]{action['error']}[/red]" if action.get("error") else "")
+            row = [account_id if index == 0 else "", region, concern, action["kind"], action["resource"], why]
+            if show_outcome:
+                outcome = action.get("outcome", "planned")
+                row.append(f"[{styles.get(outcome, '')}]{outcome}[/]")
+            table.add_row(*row)
+        if rows:
+            table.add_section()
+    if doc["counts"]["actions"]:
+        console.print(table)
+
+
+def render_fleet_findings(console: Console, doc: Mapping[str, Any]) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="Not changed by peerkeeper", title_justify="left", expand=True)
+    for column in ("account", "region", "", "concern"):
+        table.add_column(column, no_wrap=True, style="bold" if column == "account" else "")
+    table.add_column("where", max_width=30, overflow="fold")
+    table.add_column("why", ratio=1)
+    shown = 0
+    for account_id, items in _by_account(doc["entries"]).items():
+        first = True
+        for item in items:
+            for kind in FINDING_KINDS:
+                label, style = _FINDING_LABELS[kind]
+                for concern, group in item["concerns"].items():
+                    for finding in group[kind]:
+                        where = str(finding.get("resource", ""))
+                        why = str(finding.get("reason", ""))
+                        table.add_row(
+                            account_id if first else "", item["region"], f"[{style}]{label}[/]", concern, where, why
+                        )
+                        first, shown = False, shown + 1
+        if not first:
+            table.add_section()
+    if shown:
+        console.print(table)
+
+
+def render_accounts(console: Console, doc: Mapping[str, Any], title: str) -> None:
+    """One row per (account, region), grouped by account: counts and state."""
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=title, title_justify="left", expand=True)
+    table.add_column("account", no_wrap=True, style="bold")
+    table.add_column("region", no_wrap=True)
+    for kind in ("actions", *FINDING_KINDS):
+        table.add_column(kind, justify="right")
+    table.add_column("state", ratio=1)
+    for account_id, items in _by_account(doc["entries"]).items():
+        for index, item in enumerate(items):
+            counts = item["counts"]
+            if item["errors"]:
+                state = "[bold red]error:[/bold red] " + "; ".join(item["errors"])
+            elif counts["actions"]:
+                state = "[cyan]drift[/cyan]"
+            else:
+                state = "[green]in sync[/green]"
+            cells = [str(counts[kind]) if counts[kind] else "·" for kind in ("actions", *FINDING_KINDS)]
+            table.add_row(account_id if index == 0 else "", item["region"], *cells, state)
+        table.add_section()
+    console.print(table)
+
+
+def render_fleet_summary(console: Console, doc: Mapping[str, Any]) -> None:
+    counts = doc["counts"]
+    parts = [f"{counts['actions']} action(s)"] + [f"{counts[kind]} {kind}" for kind in FINDING_KINDS if counts[kind]]
+    accounts = len(doc["accounts"])
+    line = f"[bold]{doc['command']}[/bold] · {accounts} account(s) · {', '.join(doc['regions'])}: {', '.join(parts)}"
+    if doc["unreachable"]:
+        line += f" · [bold red]{len(doc['unreachable'])} account(s) unreachable[/bold red]"
+    console.print(line)
