@@ -38,7 +38,9 @@ CASES = [
     ("ours", world(OURS), []),
     ("to S3", world(replace(OURS, destination_type="s3", log_group="")), [WEB]),
     ("to another group", world(replace(OURS, log_group="org-telemetry")), [WEB]),
-    ("through another role", world(replace(OURS, role_arn=f"arn:aws:iam::{ME}:role/other")), [WEB]),
+    # FLOW_LOG_DESTINATION: a flow log of the wanted traffic type to that destination is in sync,
+    # whoever made it (another role, another tool).
+    ("same group through another role", world(replace(OURS, role_arn=f"arn:aws:iam::{ME}:role/other")), []),
     ("of another traffic type, same group", world(replace(OURS, traffic_type="REJECT")), [WEB]),
     ("ours but not active", world(replace(OURS, status="INACTIVE")), [WEB]),
     ("ours on another VPC", world(replace(OURS, resource_id=API)), [WEB]),
@@ -130,3 +132,43 @@ def test_client_token_depends_on_the_vpcs_the_destination_and_the_delivery() -> 
 
 def test_nothing_to_do_plans_nothing() -> None:
     assert flow_logs.plan(world(vpcs=()), SETTINGS, ME).actions == ()
+
+
+BUCKET = "arn:aws:s3:::org-flow-logs"
+TO_S3 = replace(SETTINGS, flow_log_bucket_arn=f"{BUCKET}/vpc")
+S3_LOG = FlowLog("fl-s3", WEB, "ALL", "s3", "", "", "ACTIVE", f"{BUCKET}/vpc")
+
+S3_CASES = [
+    ("no flow log", world(), [WEB]),
+    ("to that bucket and prefix, made by someone else", world(S3_LOG), []),
+    (
+        "to that bucket and prefix, written with a trailing slash",
+        world(replace(S3_LOG, destination=f"{BUCKET}/vpc/")),
+        [],
+    ),
+    ("to that bucket, another prefix", world(replace(S3_LOG, destination=f"{BUCKET}/other")), [WEB]),
+    ("to that bucket, no prefix", world(replace(S3_LOG, destination=BUCKET)), [WEB]),
+    ("to another bucket", world(replace(S3_LOG, destination="arn:aws:s3:::elsewhere/vpc")), [WEB]),
+    ("of another traffic type", world(replace(S3_LOG, traffic_type="ACCEPT")), [WEB]),
+    ("only to the log group", world(OURS), [WEB]),
+]
+
+
+@pytest.mark.parametrize(("world_", "expected"), [case[1:] for case in S3_CASES], ids=[case[0] for case in S3_CASES])
+def test_which_vpcs_get_a_flow_log_to_s3(world_: FlowLogWorld, expected: list[str]) -> None:
+    assert planned_ids(flow_logs.plan(world_, TO_S3, ME)) == expected
+
+
+def test_an_s3_destination_is_created_without_a_role_or_a_group() -> None:
+    (action,) = flow_logs.plan(world(), TO_S3, ME).actions
+
+    params = dict(action.params)
+    assert params.pop("ClientToken").startswith("peerkeeper-")
+    assert params == {
+        "ResourceIds": [WEB],
+        "ResourceType": "VPC",
+        "TrafficType": "ALL",
+        "LogDestinationType": "s3",
+        "LogDestination": f"{BUCKET}/vpc",
+    }
+    assert f"S3 {BUCKET}/vpc" in action.reason

@@ -179,3 +179,63 @@ def test_malformed_dns_records_region_names_the_variable_and_the_pair(pair, expe
     assert message.startswith("DNS_RECORDS=")
     assert pair in message
     assert expected in message
+
+
+# -- CONCERNS, FLOW_LOG_DESTINATION, ALLOWED_PEER_ACCOUNTS=organization (issue 22) -------------
+def test_concerns_default_to_all_four_and_keep_the_sweeps_order():
+    assert Settings.from_env(BASE).concerns == ("accept_peering", "repair_routes", "sync_dns", "enable_flow_logs")
+    settings = Settings.from_env({**BASE, "CONCERNS": " repair_routes, accept_peering ,repair_routes"})
+
+    assert settings.concerns == ("accept_peering", "repair_routes")
+    assert settings.enabled(("peering", "routes", "dns", "flow_logs")) == ("peering", "routes")
+    assert settings.runs("routes") and not settings.runs("flow_logs")
+
+
+@pytest.mark.parametrize("value", ["flow_logs", "accept_peering,dns", "all"])
+def test_an_unknown_concern_is_refused_naming_the_variable(value):
+    with pytest.raises(SettingsError, match="CONCERNS=") as caught:
+        Settings.from_env({**BASE, "CONCERNS": value})
+    assert caught.value.variable == "CONCERNS"
+
+
+def test_flow_log_destination_is_a_log_group_or_an_s3_arn():
+    default = Settings.from_env(BASE)
+    assert (default.flow_log_destination, default.flow_log_bucket_arn) == ("flow-logs-group", None)
+
+    group = Settings.from_env({**BASE, "FLOW_LOG_DESTINATION": "/org/vpc-flow"})
+    assert (group.flow_log_group, group.flow_log_bucket_arn) == ("/org/vpc-flow", None)
+    # FLOW_LOG_GROUP is the older name of a log-group destination: both may say the same.
+    both = Settings.from_env({**BASE, "FLOW_LOG_DESTINATION": "/org/vpc-flow", "FLOW_LOG_GROUP": "/org/vpc-flow"})
+    assert both.flow_log_group == "/org/vpc-flow"
+
+    s3 = Settings.from_env({**BASE, "FLOW_LOG_DESTINATION": "arn:aws:s3:::org-flow-logs/vpc/"})
+    assert s3.flow_log_bucket_arn == "arn:aws:s3:::org-flow-logs/vpc"
+    assert s3.flow_log_destination == "arn:aws:s3:::org-flow-logs/vpc"
+    assert Settings.from_env({**BASE, "FLOW_LOG_DESTINATION": "arn:aws:s3:::b.example"}).flow_log_bucket_arn
+
+
+@pytest.mark.parametrize(
+    ("environ", "fragment"),
+    [
+        ({"FLOW_LOG_DESTINATION": "arn:aws:logs:eu-west-1:111122223333:log-group:x"}, "S3 bucket ARN"),
+        ({"FLOW_LOG_DESTINATION": "arn:aws:s3:::Upper-Case"}, "S3 bucket ARN"),
+        ({"FLOW_LOG_DESTINATION": "arn:aws:s3:::bucket/AWSLogs"}, "S3 bucket ARN"),
+        ({"FLOW_LOG_DESTINATION": "log group with spaces"}, "CloudWatch Logs group name"),
+        ({"FLOW_LOG_DESTINATION": "/org/a", "FLOW_LOG_GROUP": "/org/b"}, "same log group as FLOW_LOG_GROUP"),
+        ({"FLOW_LOG_DESTINATION": "arn:aws:s3:::bucket", "FLOW_LOG_GROUP": "/org/b"}, "FLOW_LOG_GROUP='/org/b'"),
+    ],
+)
+def test_a_bad_or_contradictory_flow_log_destination_is_refused(environ, fragment):
+    with pytest.raises(SettingsError, match="FLOW_LOG_DESTINATION=") as caught:
+        Settings.from_env({**BASE, **environ})
+    assert fragment in str(caught.value)
+
+
+def test_allowed_peer_accounts_organization():
+    settings = Settings.from_env({**BASE, "ALLOWED_PEER_ACCOUNTS": "Organization"})
+
+    assert settings.allow_organization
+    assert settings.allowed_peer_accounts == frozenset()  # resolved per run (reconcile.Env.trusting)
+    assert not Settings.from_env({**BASE, "ALLOWED_PEER_ACCOUNTS": "111122223333"}).allow_organization
+    with pytest.raises(SettingsError, match="ALLOWED_PEER_ACCOUNTS=.*organization alone"):
+        Settings.from_env({**BASE, "ALLOWED_PEER_ACCOUNTS": "organization,111122223333"})

@@ -1,9 +1,11 @@
-"""Concern: every VPC of this account delivers flow logs to the configured CloudWatch Logs group.
+"""Concern: every VPC of this account delivers flow logs to the configured destination.
 
-Desired state: each VPC (not ignored, owned by this account) has an ``ACTIVE`` flow log of
-``FLOW_LOG_TRAFFIC_TYPE`` to the ``cloud-watch-logs`` group ``FLOW_LOG_GROUP``, delivered through
-``FLOW_LOG_ROLE_ARN``. Flow logs anywhere else (S3, another group, another role, another traffic
-type, an organisation's telemetry rule) are left alone and do not count.
+Desired state: each VPC (not ignored, owned by this account; default VPCs included) has an
+``ACTIVE`` flow log of ``FLOW_LOG_TRAFFIC_TYPE`` to ``FLOW_LOG_DESTINATION``: the CloudWatch Logs
+group (``FLOW_LOG_GROUP`` is its older name), created through ``FLOW_LOG_ROLE_ARN``, or the S3
+bucket ARN with its optional prefix (no role). A flow log of that traffic type to that destination
+counts whoever made it (another tool, the console, an organisation's telemetry rule), whatever its
+role, format or aggregation interval; flow logs anywhere else are left alone and do not count.
 
 Missing flow logs are created in batches of up to 1,000 VPCs per ``CreateFlowLogs`` call. A batch can
 succeed for some VPCs and fail for others without raising: the executor reports each VPC's result
@@ -34,6 +36,7 @@ CONCERN = "flow_logs"
 CREATE = "create-flow-logs"
 BATCH_SIZE = 1000  # CreateFlowLogs accepts up to 1,000 resource ids
 DESTINATION_TYPE = "cloud-watch-logs"
+S3 = "s3"
 ALREADY_EXISTS = "FlowLogAlreadyExists"
 _NAMED_IN_RESOURCE = 10  # a batch's resource string lists this many ids, then a count
 
@@ -47,6 +50,7 @@ class FlowLog:
     log_group: str = ""
     role_arn: str = ""
     status: str = ""
+    destination: str = ""  # LogDestination: the log group's ARN, or the S3 bucket ARN and prefix
 
 
 @dataclass(frozen=True)
@@ -69,24 +73,32 @@ def parse_flow_log(item: Mapping[str, Any]) -> FlowLog:
         log_group=item.get("LogGroupName", ""),
         role_arn=item.get("DeliverLogsPermissionArn", ""),
         status=item.get("FlowLogStatus", ""),
+        destination=item.get("LogDestination", ""),
     )
 
 
 # -- plan (pure) ------------------------------------------------------------------------------
-def is_ours(flow_log: FlowLog, settings: Settings, role_arn: str) -> bool:
-    """True for an active flow log of the configured traffic type, group and role."""
-    return (
-        flow_log.status == "ACTIVE"
-        and flow_log.traffic_type == settings.flow_log_traffic_type
-        and flow_log.destination_type == DESTINATION_TYPE
-        and flow_log.log_group == settings.flow_log_group
-        and flow_log.role_arn == role_arn
-    )
+def _bucket_path(arn: str) -> str:
+    """An S3 destination without the trailing slash AWS may or may not keep (``bucket/prefix``)."""
+    return arn.rstrip("/")
+
+
+def in_sync(flow_log: FlowLog, settings: Settings) -> bool:
+    """True for an active flow log of the configured traffic type to the configured destination.
+
+    Whoever made it: the delivery role (log groups) and the record format are not compared.
+    """
+    if flow_log.status != "ACTIVE" or flow_log.traffic_type != settings.flow_log_traffic_type:
+        return False
+    if settings.flow_log_bucket_arn:
+        return flow_log.destination_type == S3 and _bucket_path(flow_log.destination) == _bucket_path(
+            settings.flow_log_bucket_arn
+        )
+    return flow_log.destination_type == DESTINATION_TYPE and flow_log.log_group == settings.flow_log_group
 
 
 def vpcs_without_flow_log(world: FlowLogWorld, settings: Settings, account_id: str) -> list[Vpc]:
-    role_arn = settings.role_arn_for(account_id)
-    covered = {fl.resource_id for fl in world.flow_logs if is_ours(fl, settings, role_arn)}
+    covered = {fl.resource_id for fl in world.flow_logs if in_sync(fl, settings)}
     return sorted(
         (vpc for vpc in world.vpcs if not vpc.ignored and vpc.owner_id in ("", account_id) and vpc.id not in covered),
         key=lambda vpc: (vpc.region, vpc.id),
@@ -121,17 +133,26 @@ def plan(world: FlowLogWorld, settings: Settings, account_id: str) -> Plan:
             "ResourceIds": ids,
             "ResourceType": "VPC",
             "TrafficType": settings.flow_log_traffic_type,
-            "LogDestinationType": DESTINATION_TYPE,
-            "LogGroupName": settings.flow_log_group,
-            "DeliverLogsPermissionArn": settings.role_arn_for(account_id),
+            **_destination(settings, account_id),
         }
         params["ClientToken"] = client_token(params, world.delivery_id)
-        reason = (
-            f"{len(ids)} VPC(s) have no {settings.flow_log_traffic_type} flow log "
-            f"to log group {settings.flow_log_group}"
-        )
+        where = f"S3 {settings.flow_log_bucket_arn}" if settings.flow_log_bucket_arn else "log group"
+        reason = f"{len(ids)} VPC(s) have no {settings.flow_log_traffic_type} flow log to {where}"
+        if not settings.flow_log_bucket_arn:
+            reason += f" {settings.flow_log_group}"
         actions.append(Action(CREATE, _resource_name(ids), region, reason, params))
     return Plan(CONCERN, actions=tuple(actions))
+
+
+def _destination(settings: Settings, account_id: str) -> dict[str, str]:
+    """CreateFlowLogs' destination parameters: an S3 ARN needs no role; a log group goes through one."""
+    if settings.flow_log_bucket_arn:
+        return {"LogDestinationType": S3, "LogDestination": settings.flow_log_bucket_arn}
+    return {
+        "LogDestinationType": DESTINATION_TYPE,
+        "LogGroupName": settings.flow_log_group,
+        "DeliverLogsPermissionArn": settings.role_arn_for(account_id),
+    }
 
 
 # -- observe ----------------------------------------------------------------------------------

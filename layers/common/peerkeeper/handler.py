@@ -28,6 +28,7 @@ def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: b
         logger.error("configuration error", extra={"variable": error.variable, "value": error.value})
         metrics.add_metric(name="ConfigurationError", unit="Count", value=1)
         raise
+    concerns = settings.enabled(concerns)  # CONCERNS: what is left out is not reconciled, nor archived
     scope = scope_from_event(event, settings.region)
     if whole_region:
         # The sweep reconciles its own region whatever started it (schedule, manual invoke, test event).

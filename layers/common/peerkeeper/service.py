@@ -122,6 +122,8 @@ def reconcile(
     on_action: Callable[[Action], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
 ) -> Report:
+    # CONCERNS: a concern left out is neither observed nor planned (it makes no AWS call at all).
+    concerns = env.settings.enabled(concerns)
     run = Run(env, pacer, time_left, on_action, on_plan, retry_waiting=not scope.whole_region)
     run.report.scope = scope.to_dict()
     if scope.empty:
@@ -147,7 +149,11 @@ def reconcile(
 
 def _load_region(run: Run, scope: Scope, concerns: Sequence[str]) -> None:
     """The sweep observes in bulk: every listing of the region at once, then each concern reads memory."""
-    kinds = ["vpcs", "route_tables", "peerings"]
+    kinds = ["vpcs"]
+    if peering.CONCERN in concerns or routes.CONCERN in concerns:
+        kinds.append("peerings")
+    if routes.CONCERN in concerns:
+        kinds.append("route_tables")
     if flow_logs.CONCERN in concerns:
         kinds.append("flow_logs")
     try:

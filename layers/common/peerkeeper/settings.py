@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,6 +25,18 @@ RETRY_MODES = ("standard", "adaptive")
 # RFC 1918, RFC 6598 (carrier-grade NAT) and any IPv6: what a private peer may announce.
 DEFAULT_ALLOWED_PEER_CIDRS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,::/0"
 
+# CONCERNS: the contract's names (functions/<name>/) -> the concern modules' names (peerkeeper/<name>.py).
+CONCERN_NAMES = {
+    "accept_peering": "peering",
+    "repair_routes": "routes",
+    "sync_dns": "dns",
+    "enable_flow_logs": "flow_logs",
+}
+ALL_CONCERNS = tuple(CONCERN_NAMES)
+
+# ALLOWED_PEER_ACCOUNTS=organization: every ACTIVE account of this account's organisation.
+ORGANIZATION = "organization"
+
 IGNORE_TAG_KEY = "peerkeeper:ignore"
 IGNORE_TAG_VALUE = "true"
 
@@ -35,6 +47,8 @@ _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _DNS_NAME_RE = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$")
 _LB_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 _LOG_GROUP_RE = re.compile(r"^[\w\-/.#]{1,512}$")
+# arn:<partition>:s3:::<bucket>[/<prefix>] (bucket naming rules; a prefix of key characters, no "//").
+_S3_DESTINATION_RE = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/([\w!.*'()=+-]+/?)*)?$")
 _RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 _SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
@@ -90,6 +104,22 @@ class Settings:
     notify_topic_arn: str | None = None  # optional SNS topic told of every action and refusal
     sweep_interval: int | None = None  # seconds between sweeps (the template's SweepSchedule rate)
     security_hub: bool = False  # refusals, conflicts and problems also become Security Hub findings
+    concerns: tuple[str, ...] = ALL_CONCERNS  # CONCERNS: the contract's names of the concerns that run
+    allow_organization: bool = False  # ALLOWED_PEER_ACCOUNTS=organization (resolved per run: reconcile.Env)
+    flow_log_bucket_arn: str | None = None  # FLOW_LOG_DESTINATION as an S3 ARN; None: the log group
+
+    def runs(self, concern: str) -> bool:
+        """True when the concern module ``concern`` (``peering``, ``routes`` ...) is in ``CONCERNS``."""
+        return any(CONCERN_NAMES[name] == concern for name in self.concerns)
+
+    def enabled(self, concerns: Sequence[str]) -> tuple[str, ...]:
+        """``concerns`` (module names) without those ``CONCERNS`` leaves out, in the same order."""
+        return tuple(concern for concern in concerns if self.runs(concern))
+
+    @property
+    def flow_log_destination(self) -> str:
+        """Where flow logs go, as ``FLOW_LOG_DESTINATION`` says it: an S3 ARN or a log group name."""
+        return self.flow_log_bucket_arn or self.flow_log_group
 
     @property
     def dry_run(self) -> bool:
@@ -126,14 +156,16 @@ class Settings:
         return cls(
             region=region,
             mode=_choice(env, "PEERKEEPER_MODE", MODES, ENFORCE),
-            allowed_peer_accounts=_id_list(env, "ALLOWED_PEER_ACCOUNTS", _ACCOUNT_RE, "12-digit account IDs"),
+            allowed_peer_accounts=_allowed_accounts(env),
+            allow_organization=_get(env, "ALLOWED_PEER_ACCOUNTS").lower() == ORGANIZATION,
             allowed_peer_vpcs=_id_list(env, "ALLOWED_PEER_VPCS", _VPC_RE, "VPC IDs (vpc-...)"),
             reject_unlisted=_boolean(env, "REJECT_UNLISTED", default=False),
             allowed_peer_cidrs=_cidr_list(env, "ALLOWED_PEER_CIDRS", DEFAULT_ALLOWED_PEER_CIDRS),
             route_over_aggregates=_boolean(env, "ROUTE_OVER_AGGREGATES", default=False),
             dns_records=_dns_records(env, region),
             dns_ttl=_positive_int(env, "DNS_TTL", 300, maximum=2147483647),
-            flow_log_group=_matching(env, "FLOW_LOG_GROUP", _LOG_GROUP_RE, "a log group name") or "flow-logs-group",
+            flow_log_group=_flow_log_group(env),
+            flow_log_bucket_arn=_flow_log_bucket(env),
             flow_log_role_arn=_matching(env, "FLOW_LOG_ROLE_ARN", _ROLE_ARN_RE, "an IAM role ARN"),
             flow_log_traffic_type=_choice(env, "FLOW_LOG_TRAFFIC_TYPE", TRAFFIC_TYPES, "ALL", upper=True),
             retry_mode=_choice(env, "PEERKEEPER_RETRY_MODE", RETRY_MODES, "standard"),
@@ -143,6 +175,7 @@ class Settings:
             notify_topic_arn=_matching(env, "PEERKEEPER_NOTIFY_TOPIC_ARN", _SNS_TOPIC_ARN_RE, "an SNS topic ARN"),
             sweep_interval=_rate_seconds(env, "PEERKEEPER_SWEEP_SCHEDULE"),
             security_hub=_boolean(env, "SECURITY_HUB", default=False),
+            concerns=_concerns(env),
         )
 
 
@@ -261,3 +294,59 @@ def _dns_records(env: Mapping[str, str], own_region: str) -> tuple[DnsRecord, ..
             raise SettingsError("DNS_RECORDS", pair, f"a region in the partition of {own_region} after '@'")
         records.append(DnsRecord(record.lower().rstrip("."), load_balancer, region))
     return tuple(records)
+
+
+def _concerns(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``CONCERNS``: comma-separated names of the contract; empty or unset means all four."""
+    names = [item.strip().lower() for item in _get(env, "CONCERNS").split(",") if item.strip()]
+    for name in names:
+        if name not in CONCERN_NAMES:
+            raise SettingsError("CONCERNS", name, f"comma-separated concern names among {', '.join(ALL_CONCERNS)}")
+    return tuple(name for name in ALL_CONCERNS if name in names) if names else ALL_CONCERNS
+
+
+def _allowed_accounts(env: Mapping[str, str]) -> frozenset[str]:
+    """``ALLOWED_PEER_ACCOUNTS``: 12-digit IDs, or ``organization`` alone (read at run time, not here)."""
+    raw = _get(env, "ALLOWED_PEER_ACCOUNTS")
+    if raw.lower() == ORGANIZATION:
+        return frozenset()
+    if ORGANIZATION in raw.lower():
+        raise SettingsError("ALLOWED_PEER_ACCOUNTS", raw, "organization alone, or comma-separated 12-digit account IDs")
+    return _id_list(env, "ALLOWED_PEER_ACCOUNTS", _ACCOUNT_RE, "12-digit account IDs")
+
+
+def _flow_log_group(env: Mapping[str, str]) -> str:
+    """The log group flow logs deliver to: ``FLOW_LOG_DESTINATION`` when it names one, else ``FLOW_LOG_GROUP``.
+
+    ``FLOW_LOG_GROUP`` is the older name of a log-group destination: either may be set; when both
+    are, they must name the same group.
+    """
+    group = _matching(env, "FLOW_LOG_GROUP", _LOG_GROUP_RE, "a log group name")
+    destination = _get(env, "FLOW_LOG_DESTINATION")
+    if not destination or destination.startswith("arn:"):
+        return group or "flow-logs-group"
+    if not _LOG_GROUP_RE.match(destination):
+        raise SettingsError("FLOW_LOG_DESTINATION", destination, _DESTINATION_EXPECTED)
+    if group and group != destination:
+        raise SettingsError("FLOW_LOG_DESTINATION", destination, f"the same log group as FLOW_LOG_GROUP={group!r}")
+    return destination
+
+
+_DESTINATION_EXPECTED = "a CloudWatch Logs group name or an S3 bucket ARN (arn:aws:s3:::bucket[/prefix])"
+
+
+def _flow_log_bucket(env: Mapping[str, str]) -> str | None:
+    """``FLOW_LOG_DESTINATION`` as an S3 bucket ARN with an optional prefix; ``None`` for a log group."""
+    destination = _get(env, "FLOW_LOG_DESTINATION")
+    if not destination.startswith("arn:"):
+        return None
+    if not _S3_DESTINATION_RE.match(destination) or "AWSLogs" in destination.split("/")[1:]:
+        # AWS refuses AWSLogs as a prefix: it is the folder it writes under.
+        raise SettingsError("FLOW_LOG_DESTINATION", destination, _DESTINATION_EXPECTED)
+    if _get(env, "FLOW_LOG_GROUP"):
+        raise SettingsError(
+            "FLOW_LOG_DESTINATION",
+            destination,
+            f"one destination, but FLOW_LOG_GROUP={_get(env, 'FLOW_LOG_GROUP')!r} is set too",
+        )
+    return destination.rstrip("/")
