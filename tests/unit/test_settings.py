@@ -188,7 +188,8 @@ def test_concerns_default_to_all_four_and_keep_the_sweeps_order():
 
     assert settings.concerns == ("accept_peering", "repair_routes")
     assert settings.enabled(("peering", "routes", "dns", "flow_logs")) == ("peering", "routes")
-    assert settings.runs("routes") and not settings.runs("flow_logs")
+    assert settings.runs("routes")
+    assert not settings.runs("flow_logs")
 
 
 @pytest.mark.parametrize("value", ["flow_logs", "accept_peering,dns", "all"])
@@ -237,5 +238,5 @@ def test_allowed_peer_accounts_organization():
     assert settings.allow_organization
     assert settings.allowed_peer_accounts == frozenset()  # resolved per run (reconcile.Env.trusting)
     assert not Settings.from_env({**BASE, "ALLOWED_PEER_ACCOUNTS": "111122223333"}).allow_organization
-    with pytest.raises(SettingsError, match="ALLOWED_PEER_ACCOUNTS=.*organization alone"):
+    with pytest.raises(SettingsError, match=r"ALLOWED_PEER_ACCOUNTS=.*organization alone"):
         Settings.from_env({**BASE, "ALLOWED_PEER_ACCOUNTS": "organization,111122223333"})

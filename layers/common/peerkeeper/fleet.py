@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from peerkeeper.clients import Clients
 from peerkeeper.events import Scope
+from peerkeeper.inventory import organization_accounts as active_accounts
 from peerkeeper.settings import DRY_RUN, Settings
 
 if TYPE_CHECKING:
@@ -79,18 +80,9 @@ class Unit(Generic[T]):
 
 # -- which accounts ---------------------------------------------------------------------------
 def organization_accounts(clients: Clients, region: str) -> list[str]:
-    """Every ACTIVE account of the caller's organisation (``ListAccounts``, every page), in its order.
-
-    ``State`` replaces ``Status`` (retired by AWS in September 2026); either says ACTIVE.
-    """
-    paginator = clients.organizations(region).get_paginator("list_accounts")
-    accounts = []
-    for page in paginator.paginate():
-        for account in page["Accounts"]:
-            state = account.get("State") or account.get("Status")
-            if state == "ACTIVE":
-                accounts.append(account["Id"])
-    return accounts
+    """Every ACTIVE account of the caller's organisation, in its order (``ListAccounts``: read with the
+    functions' own ALLOWED_PEER_ACCOUNTS=organization, in :mod:`peerkeeper.inventory`)."""
+    return active_accounts(clients, region)
 
 
 def role_arn(session: boto3.Session, region: str, account_id: str, role_name: str) -> str:

@@ -377,3 +377,20 @@ class Inventory:
         store = self._peerings.setdefault(region, {})
         for item in items:
             store[item["VpcPeeringConnectionId"]] = parse_peering(item, region)
+
+
+def organization_accounts(clients: Clients, region: str) -> list[str]:
+    """Every ACTIVE account of the caller's organisation (``ListAccounts``, every page), in its order.
+
+    ``State`` replaces ``Status`` (retired by AWS in September 2026); either says ACTIVE. Callable
+    from the management account, a delegated administrator, or an account the organisation's
+    resource-based delegation policy allows ``organizations:ListAccounts`` (docs/security.md).
+    """
+    paginator = clients.organizations(region).get_paginator("list_accounts")
+    accounts = []
+    for page in paginator.paginate():
+        for account in page["Accounts"]:
+            state = account.get("State") or account.get("Status")
+            if state == "ACTIVE":
+                accounts.append(account["Id"])
+    return accounts

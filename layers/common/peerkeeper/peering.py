@@ -91,7 +91,8 @@ def refusal_reason(
     if accepter.vpc_id not in vpcs:
         return f"accepter VPC {accepter.vpc_id} not found", False
     if requester.owner_id not in settings.allowed_peer_accounts:
-        return f"requester account {requester.owner_id} is not allowed", True
+        allowed = "an ACTIVE account of this organization" if settings.allow_organization else "allowed"
+        return f"requester account {requester.owner_id} is not {allowed}", True
     if settings.allowed_peer_vpcs and requester.vpc_id not in settings.allowed_peer_vpcs:
         return f"requester VPC {requester.vpc_id} is not allowed", True
     requester_cidrs, accepter_cidrs = side_cidrs(requester, vpcs), side_cidrs(accepter, vpcs)
@@ -157,7 +158,9 @@ def _origin(peering: Peering) -> dict[str, str]:
 
 def plan_for(env: Env, scope: Scope) -> Plan:
     peerings, vpcs, unseen = observe(env, scope)
-    return plan(peerings, vpcs, env.settings, env.account_id, unseen)
+    # ALLOWED_PEER_ACCOUNTS=organization: the organisation is read only when a request is judged.
+    judged = any(p.status == PENDING and not outgoing(p, env.account_id) for p in peerings)
+    return plan(peerings, vpcs, env.trusting() if judged else env.settings, env.account_id, unseen)
 
 
 # -- apply ------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from peerkeeper.clients import Clients
 from peerkeeper.deadline import RESERVE_SECONDS
-from peerkeeper.inventory import Inventory
+from peerkeeper.inventory import Inventory, organization_accounts
 from peerkeeper.model import Action, Finding, Plan
 from peerkeeper.observability import OUTCOME_METRICS, logger, metrics
 from peerkeeper.settings import Settings
@@ -167,6 +167,22 @@ class Env:
     account_id: str
     inventory: Inventory
     delivery_id: str = field(default_factory=_fresh_delivery_id)
+    # ALLOWED_PEER_ACCOUNTS=organization: the organisation's accounts, read at most once per run.
+    _organization: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def trusting(self) -> Settings:
+        """The settings the trust rules judge with: ``organization`` resolved to its ACTIVE accounts.
+
+        Read on first need and kept for this run only (an Env is one invocation, one CLI run): an
+        account that joins or leaves the organisation counts from the next run, warm or cold.
+        """
+        if not self.settings.allow_organization:
+            return self.settings
+        if "accounts" not in self._organization:
+            members = organization_accounts(self.clients, self.settings.region)
+            self._organization["accounts"] = frozenset(members)
+        accounts = self.settings.allowed_peer_accounts | self._organization["accounts"]
+        return replace(self.settings, allowed_peer_accounts=accounts)
 
     @classmethod
     def create(cls, settings: Settings, clients: Clients, account_id: str, delivery_id: str = "") -> Env:

@@ -107,6 +107,8 @@ def untrusted_reason(peering: Peering, settings: Settings, account_id: str) -> s
     """
     other = peering.requester if peering.accepter.owner_id == account_id else peering.accepter
     if other.owner_id not in settings.allowed_peer_accounts:
+        if settings.allow_organization:
+            return f"peer account {other.owner_id} is not an ACTIVE account of this organization"
         return f"peer account {other.owner_id} is not in ALLOWED_PEER_ACCOUNTS"
     if settings.allowed_peer_vpcs and other.vpc_id not in settings.allowed_peer_vpcs:
         return f"peer VPC {other.vpc_id} is not in ALLOWED_PEER_VPCS"
@@ -336,7 +338,10 @@ def _other_targets_status(env: Env, world: RouteWorld) -> dict[str, str]:
 
 
 def plan_for(env: Env, scope: Scope, assume_active: Collection[str] = ()) -> Plan:
-    return plan(observe(env, scope, assume_active), env.account_id, env.settings)
+    world = observe(env, scope, assume_active)
+    # ALLOWED_PEER_ACCOUNTS=organization: the organisation is read only when a connection is judged.
+    settings = env.trusting() if any(desired_routes(world, env.account_id)) else env.settings
+    return plan(world, env.account_id, settings)
 
 
 # -- apply ------------------------------------------------------------------------------------

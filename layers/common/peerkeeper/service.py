@@ -126,8 +126,9 @@ def reconcile(
     concerns = env.settings.enabled(concerns)
     run = Run(env, pacer, time_left, on_action, on_plan, retry_waiting=not scope.whole_region)
     run.report.scope = scope.to_dict()
-    if scope.empty:
-        logger.info("nothing to reconcile", extra={"reason": scope.ignored_reason, "event": scope.event_name})
+    if scope.empty or not concerns:
+        reason = scope.ignored_reason if scope.empty else "CONCERNS leaves out every concern of this function"
+        logger.info("nothing to reconcile", extra={"reason": reason, "event": scope.event_name})
         return run.report
     env.inventory.deadline = Deadline(time_left)
     if scope.whole_region:

@@ -59,6 +59,8 @@ FLAG_VARIABLES = {
     "flow_log_group": "FLOW_LOG_GROUP",
     "flow_log_role_arn": "FLOW_LOG_ROLE_ARN",
     "flow_log_traffic_type": "FLOW_LOG_TRAFFIC_TYPE",
+    "flow_log_destination": "FLOW_LOG_DESTINATION",
+    "only": "CONCERNS",
 }
 
 _CREDENTIAL_CODES = frozenset(
@@ -197,6 +199,18 @@ def common_options(parser: argparse.ArgumentParser) -> None:
     policy.add_argument("--flow-log-group", metavar="NAME", help="FLOW_LOG_GROUP")
     policy.add_argument("--flow-log-role-arn", metavar="ARN", help="FLOW_LOG_ROLE_ARN")
     policy.add_argument("--flow-log-traffic-type", metavar="TYPE", help="FLOW_LOG_TRAFFIC_TYPE")
+    policy.add_argument(
+        "--flow-log-destination",
+        metavar="GROUP|S3-ARN",
+        help="FLOW_LOG_DESTINATION: a log group or arn:aws:s3:::bucket[/prefix]",
+    )
+    scope = parser.add_argument_group("scope")
+    scope.add_argument(
+        "--only",
+        metavar="CONCERNS",
+        help="CONCERNS: comma-separated among accept_peering, repair_routes, sync_dns, enable_flow_logs (default all);"
+        " the others make no AWS call",
+    )
 
 
 class Parser(argparse.ArgumentParser):
