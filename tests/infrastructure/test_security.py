@@ -162,6 +162,10 @@ def _values(value: Any) -> list[str]:
 
 def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, Any]) -> bool:
     present = key in context
+    if operator.endswith("IfExists"):  # absent key: the condition holds
+        return not present or _condition_holds(operator.removesuffix("IfExists"), key, expected, context)
+    # A policy variable (${aws:PrincipalOrgID}) is the request's value of that key.
+    expected = [str(context.get(w[2:-1], w)) if w.startswith("${") else w for w in _values(expected)]
     if operator == "Null":
         return (not present) == (str(expected).lower() == "true")
     if operator.startswith("ForAllValues:"):
@@ -551,7 +555,9 @@ FREE_TEXT = [
 ]
 HOSTILE = ["*", " ", "a b", ",", "arn:aws:*", "*.elb.lab.private=api-elb", "vpc-*", "10.0.0.0/8,*", "\n"]
 GOOD = {
-    "AllowedPeerAccounts": ["111122223333", "111122223333,444455556666"],
+    "AllowedPeerAccounts": ["111122223333", "111122223333,444455556666", "organization"],
+    "Concerns": ["accept_peering", "enable_flow_logs,sync_dns", "accept_peering,repair_routes"],
+    "FlowLogDestination": ["arn:aws:s3:::org-flow-logs", "arn:aws:s3:::org.flow-logs/vpc/eu", "arn:aws-cn:s3:::b12/x/"],
     "AllowedPeerVpcs": ["vpc-0a1b2c3d4e5f60001", "vpc-0a1b2c3d,vpc-0a1b2c3d4e5f60002"],
     "AllowedPeerCidrs": ["10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,::/0", "10.20.0.0/16,2600:1f18::/56"],
     "DnsRecords": ["api.elb.lab.private=api-elb", "api.elb.lab.private=api-elb@eu-west-1,web.x.private=web-elb"],
@@ -574,7 +580,9 @@ GOOD = {
     ],
 }
 BAD = {
-    "AllowedPeerAccounts": ["11112222333", "111122223333,"],
+    "AllowedPeerAccounts": ["11112222333", "111122223333,", "organization,111122223333", "Organization"],
+    "Concerns": ["", "flow_logs", "accept_peering,", "accept_peering,,sync_dns"],
+    "FlowLogDestination": ["flow-logs-group", "arn:aws:s3:::Bucket", "arn:aws:logs:us-east-1:111122223333:log-group:x"],
     "AllowedPeerVpcs": ["vpc-XYZ", "subnet-0a1b2c3d"],
     "AllowedPeerCidrs": ["", "10.0.0.0", "0.0.0.0/0 "],
     "DnsRecords": ["api.elb.lab.private.=api-elb", "api.elb.lab.private", "api=elb@Mars"],
@@ -629,6 +637,8 @@ def test_settings_accept_what_the_template_passes(template):
         "AllowedPeerAccounts": "ALLOWED_PEER_ACCOUNTS",
         "AllowedPeerVpcs": "ALLOWED_PEER_VPCS",
         "FlowLogGroupName": "FLOW_LOG_GROUP",
+        "Concerns": "CONCERNS",
+        "FlowLogDestination": "FLOW_LOG_DESTINATION",
         "SweepSchedule": "PEERKEEPER_SWEEP_SCHEDULE",
         "NotificationTopicArn": "PEERKEEPER_NOTIFY_TOPIC_ARN",
     }

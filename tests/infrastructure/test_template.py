@@ -36,6 +36,7 @@ ACCEPT_PEERING = {
     "ec2:RejectVpcPeeringConnection",
     "ec2:CreateRoute",
     "ec2:ReplaceRoute",
+    "organizations:ListAccounts",  # only when AllowedPeerAccounts=organization
 }
 REPAIR_ROUTES = {
     "ec2:DescribeVpcPeeringConnections",
@@ -43,6 +44,7 @@ REPAIR_ROUTES = {
     "ec2:DescribeRouteTables",
     "ec2:CreateRoute",
     "ec2:ReplaceRoute",
+    "organizations:ListAccounts",  # only when AllowedPeerAccounts=organization
 }
 SYNC_DNS = {
     "elasticloadbalancing:DescribeLoadBalancers",
@@ -52,7 +54,14 @@ SYNC_DNS = {
     "route53:ChangeResourceRecordSets",
     "ec2:DescribeVpcs",
 }
-ENABLE_FLOW_LOGS = {"ec2:DescribeVpcs", "ec2:DescribeFlowLogs", "ec2:CreateFlowLogs", "iam:PassRole"}
+ENABLE_FLOW_LOGS = {
+    "ec2:DescribeVpcs",
+    "ec2:DescribeFlowLogs",
+    "ec2:CreateFlowLogs",
+    "iam:PassRole",  # to a log group
+    "logs:CreateLogDelivery",  # to S3 (FlowLogDestination)
+    "logs:DeleteLogDelivery",
+}
 EXPECTED_ACTIONS = {
     "AcceptPeeringFunction": ACCEPT_PEERING,
     "RepairRoutesFunction": REPAIR_ROUTES,
@@ -219,9 +228,9 @@ def test_route53_rule_exists_in_every_region(resources: dict[str, Any]) -> None:
     """First-hand in us-east-1, forwarded from there elsewhere (test_security checks the forwarding)."""
     rule = resources["SyncDnsRoute53Rule"]
     assert rule["Type"] == "AWS::Events::Rule"
-    assert "Condition" not in rule
+    assert rule.get("Condition") == "SyncsDns"  # every region, unless Concerns leaves sync_dns out
     permission = resources["SyncDnsRoute53Permission"]
-    assert "Condition" not in permission
+    assert permission.get("Condition") == "SyncsDns"
     assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": ["SyncDnsRoute53Rule", "Arn"]}
 
 
@@ -321,6 +330,8 @@ def test_accepting_a_peering_is_conditioned_on_an_allowlisted_requester_account(
     ]
     assert accepts
     for statement in accepts:
+        if statement["Sid"] == "AcceptOrganizationPeering":
+            continue  # AllowedPeerAccounts=organization: tests/infrastructure/test_scope_template.py
         requester = statement["Condition"]["ArnLike"]["ec2:RequesterVpc"]
         text = json.dumps(requester)
         assert "Fn::Split" in text
