@@ -10,8 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from peerkeeper.clients import default_clients
+from peerkeeper.reconcile import ReconcileError
 from tests.support import (
     ACCOUNT,
     REGION,
@@ -178,3 +180,33 @@ def test_without_pending_requests_or_peered_tables_the_organization_is_not_read(
     sweep(scheduled(), lambda_context)
 
     assert "ListAccounts" not in calls.operations
+
+
+def refuse_list_accounts() -> None:
+    """Answer ListAccounts as AWS does in a member account without delegation (moto answers it anywhere)."""
+    organizations = default_clients().organizations(REGION)
+
+    def call(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        error = {
+            "Error": {"Code": "AccessDeniedException", "Message": "You don't have permissions to access this resource."}
+        }
+        raise ClientError(error, operation)
+
+    organizations._make_api_call = call
+
+
+def test_an_organization_that_cannot_be_read_accepts_nothing_and_fails_loudly(
+    lab, organization, calls, configure, lambda_context
+):
+    configure(ALLOWED_PEER_ACCOUNTS="organization")
+    listen(calls)
+    refuse_list_accounts()
+    member = other_account_client("ec2", organization)
+    member_vpc, _, _ = build_vpc(member, "10.5.0.0/16", "member-vpc")
+    pcx = request_peering(member, member_vpc, lab.web_vpc, PeerOwnerId=ACCOUNT)
+
+    with pytest.raises(ReconcileError, match="AccessDeniedException"):
+        sweep(scheduled(), lambda_context)
+
+    assert peering_status(ec2_client(), pcx) == "pending-acceptance"
+    assert "AcceptVpcPeeringConnection" not in calls.operations
