@@ -184,10 +184,10 @@ def test_without_pending_requests_or_peered_tables_the_organization_is_not_read(
 
 def refuse_list_accounts() -> None:
     """Answer ListAccounts as AWS does in a member account without delegation (moto answers it anywhere)."""
-    organizations = default_clients().organizations(REGION)
+    organizations: Any = default_clients().organizations(REGION)
 
     def call(operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        error = {
+        error: Any = {
             "Error": {"Code": "AccessDeniedException", "Message": "You don't have permissions to access this resource."}
         }
         raise ClientError(error, operation)
