@@ -74,6 +74,38 @@ _CREDENTIAL_CODES = frozenset(
 )
 
 
+# How a count reads: "1 action", "2 conflicts" ("refused" reads the same).
+NOUNS = {
+    "actions": ("action", "actions"),
+    "refused": ("refused", "refused"),
+    "conflicts": ("conflict", "conflicts"),
+    "problems": ("problem", "problems"),
+    "errors": ("error", "errors"),
+    "accounts": ("account", "accounts"),
+}
+
+
+def counted(number: int, noun: str) -> str:
+    """``counted(1, "actions")`` is "1 action"; a noun not in :data:`NOUNS` takes an "s"."""
+    one, many = NOUNS.get(noun, (noun, f"{noun}s"))
+    return f"{number} {one if number == 1 else many}"
+
+
+def stdout_is_terminal() -> bool:
+    """Tables for a person at a terminal; whole lines for a pipe, a file or a CI log."""
+    return sys.stdout.isatty()
+
+
+def confirm(question: str) -> bool:
+    """Ask on the terminal (stderr, so a piped stdout keeps only the plan); only "yes" or "y" says yes."""
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not answer:
+        sys.stderr.write("\n")
+    return answer.strip().lower() in ("y", "yes")
+
+
 class UsageError(Exception):
     """A mistake of the person running the command: reported in one line, exit 1."""
 
