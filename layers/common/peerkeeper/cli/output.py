@@ -202,7 +202,12 @@ def _print_entries(doc: Mapping[str, Any]) -> None:
 def print_summary_line(doc: Mapping[str, Any]) -> None:
     where = ", ".join(doc["regions"])
     who = counted(len(doc["accounts"]), "accounts") if "entries" in doc else f"account {doc['account']}"
-    line = f"{doc['command']}: {who} in {where}: {_counts(doc['counts'])}"
+    counts = doc["counts"]
+    in_sync = doc["command"] == "plan" and not counts["actions"] and not counts["errors"]
+    said = "no action: every concern is in sync" if in_sync else _counts(counts)
+    line = f"{doc['command']}: {who} in {where}: {said}"
+    if in_sync and any(counts[kind] for kind in FINDING_KINDS):
+        line += f" ({_counts(counts, FINDING_KINDS)})"
     if doc["command"] != "plan":
         outcomes = Counter(
             action["outcome"] for entry in _entries(doc) for g in entry["concerns"].values() for action in g["actions"]
