@@ -215,19 +215,19 @@ def test_a_file_that_is_not_a_plan_is_one_line(capsys, tmp_path, content, messag
 
 
 # -- asking before changing anything ------------------------------------------------------------
-class Terminal(io.StringIO):
+class Terminal:
     """A terminal's standard input with the person's answer typed in; ``before_answer`` runs as they read."""
 
     def __init__(self, answer: str, before_answer: Callable[[], Any] = lambda: None) -> None:
-        super().__init__(answer)
+        self.typed = io.StringIO(answer)
         self.before_answer = before_answer
 
     def isatty(self) -> bool:
         return True
 
-    def readline(self, size: int = -1) -> str:
+    def readline(self) -> str:
         self.before_answer()
-        return super().readline(size)
+        return self.typed.readline()
 
 
 def test_off_a_terminal_apply_without_yes_refuses_and_changes_nothing(lab, pcx, capsys):
