@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -339,3 +344,44 @@ def test_plan_out_writes_the_json_document(lab, pcx, capsys, tmp_path):
     saved = tmp_path / "plan.json"
     _, printed, _ = run(capsys, "plan", "--json", "--out", str(saved))
     assert json.loads(Path(saved).read_text()) == json.loads(printed)
+
+
+# -- a real terminal ----------------------------------------------------------------------------
+def _read_until(master: int, wanted: bytes, seen: bytearray, timeout: float = 120) -> None:
+    """Read the pseudo-terminal until ``wanted`` appears (or it closes: then fail with what was seen)."""
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"timed out waiting for {wanted!r}: {seen.decode(errors='replace')}"
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the command ended and closed the terminal
+            chunk = b""
+        assert chunk, f"ended before {wanted!r}: {seen.decode(errors='replace')}"
+        seen.extend(chunk)
+
+
+@pytest.mark.slow
+def test_on_a_pseudo_terminal_apply_shows_the_table_asks_and_applies(endpoint):
+    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
+    web = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    api = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    pcx = request_peering(ec2, api, web)
+    master, slave = os.openpty()
+    command = [sys.executable, "-m", "peerkeeper", "apply", "--endpoint-url", endpoint]
+    environ = {**os.environ, "COLUMNS": "200"}
+    with subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=environ) as process:
+        os.close(slave)
+        seen = bytearray()
+        try:
+            _read_until(master, b"[y/N] ", seen)
+            assert peering_status(ec2, pcx) == "pending-acceptance"  # nothing changed before the answer
+            os.write(master, b"y\n")
+            _read_until(master, b"converged", seen)
+            assert process.wait(timeout=120) == common.EXIT_OK
+        finally:
+            os.close(master)
+    text = seen.decode(errors="replace")
+    assert f"Plan for account {ACCOUNT}" in text  # a terminal gets the tables
+    assert "Apply these 4 actions? [y/N] y" in text  # accept, each VPC's main table, one flow-log batch
+    assert peering_status(ec2, pcx) == "active"
