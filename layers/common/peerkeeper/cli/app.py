@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     apply.set_defaults(handler=cmd_apply)
     graph = commands.add_parser("graph", help="draw the VPCs, peering connections and drift that plan sees")
     graph.add_argument(
-        "--format", choices=("mermaid", "dot", "html"), help="default: from --output's suffix, else mermaid"
+        "--format",
+        choices=("mermaid", "dot", "html", "svg", "png"),
+        help="default: from --output's suffix (.mmd .dot .gv .html .svg .png), else mermaid; svg and png need Graphviz",
     )
     graph.add_argument("--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     graph.add_argument("--detail", choices=("tables",), help="tables: each VPC's route tables, missing routes in red")
