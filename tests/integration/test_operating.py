@@ -385,3 +385,18 @@ def test_on_a_pseudo_terminal_apply_shows_the_table_asks_and_applies(endpoint):
     assert f"Plan for account {ACCOUNT}" in text  # a terminal gets the tables
     assert "Apply these 4 actions? [y/N] y" in text  # accept, each VPC's main table, one flow-log batch
     assert peering_status(ec2, pcx) == "active"
+
+
+@pytest.mark.slow
+def test_a_region_the_emulator_does_not_serve_is_one_line(endpoint):
+    command = [sys.executable, "-m", "peerkeeper", "plan", "--endpoint-url", endpoint, "--region", "xx-nowhere-9"]
+    environ = {**os.environ, "PEERKEEPER_MAX_ATTEMPTS": "1"}
+
+    completed = subprocess.run(command, capture_output=True, text=True, env=environ, timeout=120, check=False)
+
+    assert completed.returncode == common.EXIT_ERROR
+    assert completed.stdout == ""
+    assert completed.stderr.splitlines() == [
+        "peerkeeper: error: the endpoint's answer is not an AWS answer (an emulator answers so for a region it does "
+        "not serve): check --region and --endpoint-url"
+    ]

@@ -22,6 +22,7 @@ from botocore.exceptions import (
     ProfileNotFound,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from peerkeeper.clients import Clients
 from peerkeeper.fleet import DEFAULT_PARALLEL, Target
@@ -278,9 +279,7 @@ def version() -> str:
 
 def explain(error: Exception) -> str | None:
     """One line for an error a person can cause; ``None`` for a bug (which keeps its traceback)."""
-    if isinstance(error, UsageError):
-        return str(error)
-    if isinstance(error, SettingsError):
+    if isinstance(error, UsageError | SettingsError):
         return str(error)
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials found: use --profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
@@ -299,6 +298,11 @@ def explain(error: Exception) -> str | None:
         return f"{error.operation_name} failed ({code}): {message}"
     if isinstance(error, BotoCoreError):
         return str(error)
+    if isinstance(error, ResponseParserError):  # not a BotoCoreError: an endpoint that is not AWS, answering HTML
+        return (
+            "the endpoint's answer is not an AWS answer (an emulator answers so for a region it does not serve): "
+            "check --region and --endpoint-url"
+        )
     return None
 
 
