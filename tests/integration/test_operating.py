@@ -205,6 +205,32 @@ def test_a_saved_plan_of_another_region_is_refused_before_any_change(lab, pcx, c
     assert peering_status(ec2_client(), pcx) == "pending-acceptance"
 
 
+def test_a_fleets_saved_plan_is_applied_in_its_accounts_and_regions(lab, pcx, capsys, tmp_path):
+    saved = tmp_path / "plan.json"
+    run(capsys, "plan", "--account", ACCOUNT, "--role-name", ROLE, "--out", str(saved))
+    assert json.loads(saved.read_text())["accounts"] == [ACCOUNT]
+
+    code, out, _ = run(capsys, "apply", "--plan", str(saved), "--role-name", ROLE)  # accounts from the plan
+
+    assert code == common.EXIT_OK
+    assert f"done routes create-route {lab.web_tables[0]} 10.1.0.0/16 -> {pcx} in {REGION} (account {ACCOUNT})" in out
+    assert f"apply: 1 account in {REGION}: 6 actions (6 done)\n" in out
+    assert peering_status(ec2_client(), pcx) == "active"
+
+
+def test_a_saved_plan_with_nothing_to_do_changes_nothing(lab, capsys, tmp_path):
+    assert run(capsys, "apply", "--yes")[0] == common.EXIT_OK
+    saved = tmp_path / "plan.json"
+    run(capsys, "plan", "--out", str(saved))
+    pcx = request_peering(ec2_client(), lab.api_vpc, lab.web_vpc)  # after the (empty) review
+
+    code, out, _ = run(capsys, "apply", "--plan", str(saved))
+
+    assert code == common.EXIT_OK
+    assert peering_status(ec2_client(), pcx) == "pending-acceptance"
+    assert "left: 5 actions not in the reviewed plan wanted now" in out
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [("{", "is not a plan: not JSON"), ('{"command": "apply"}', "is not a plan"), ('{"command": "plan"}', "missing")],
