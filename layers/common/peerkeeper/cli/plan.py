@@ -168,7 +168,7 @@ def cmd_apply(args: argparse.Namespace, base: Mapping[str, str]) -> int:
         shown_doc = _document("plan", DRY_RUN, group, planned)
         _show_plan(shown_doc, group)
         if shown_doc["counts"]["actions"] == 0:
-            return _plan_exit_code(shown_doc, frozenset()) if shown_doc["counts"]["errors"] else EXIT_OK
+            return EXIT_ERROR if shown_doc["counts"]["errors"] else EXIT_OK  # nothing to ask about
         if not confirm(f"Apply these {counted(shown_doc['counts']['actions'], 'actions')}?"):
             sys.stderr.write("peerkeeper: apply cancelled: nothing changed\n")
             return EXIT_ERROR
