@@ -80,10 +80,6 @@ class Selection:
         accounts = list(doc.get("accounts") or [doc["account"]])
         return cls(reviewed, accounts, list(doc["regions"]), "entries" in doc)
 
-    @property
-    def count(self) -> int:
-        return len({id(item.action) for item in self.reviewed.values()})
-
     def select(self, account_id: str, plan: Plan) -> Plan:
         """``plan`` with only its reviewed actions (a batch narrowed to its reviewed members)."""
         kept: list[Action] = []
