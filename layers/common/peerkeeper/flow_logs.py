@@ -136,10 +136,10 @@ def plan(world: FlowLogWorld, settings: Settings, account_id: str) -> Plan:
             **_destination(settings, account_id),
         }
         params["ClientToken"] = client_token(params, world.delivery_id)
-        where = f"S3 {settings.flow_log_bucket_arn}" if settings.flow_log_bucket_arn else "log group"
-        reason = f"{len(ids)} VPC(s) have no {settings.flow_log_traffic_type} flow log to {where}"
-        if not settings.flow_log_bucket_arn:
-            reason += f" {settings.flow_log_group}"
+        bucket = settings.flow_log_bucket_arn
+        where = f"S3 {bucket}" if bucket else f"log group {settings.flow_log_group}"
+        vpcs = "VPC has" if len(ids) == 1 else "VPCs have"
+        reason = f"{len(ids)} {vpcs} no {settings.flow_log_traffic_type} flow log to {where}"
         actions.append(Action(CREATE, _resource_name(ids), region, reason, params))
     return Plan(CONCERN, actions=tuple(actions))
 
