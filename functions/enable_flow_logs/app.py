@@ -1,4 +1,4 @@
-"""enable_flow_logs: every VPC delivers flow logs to FLOW_LOG_GROUP through FLOW_LOG_ROLE_ARN.
+"""enable_flow_logs: every VPC delivers flow logs to FLOW_LOG_DESTINATION (a log group, or S3).
 
 Rules: CloudTrail CreateVpc (that VPC), DeleteFlowLogs (the whole region: the event names only the
 deleted flow log's id, which can no longer be described).

@@ -1,4 +1,4 @@
-"""sweep: all four concerns over the whole account in this region, on a schedule.
+"""sweep: the concerns of CONCERNS (all four by default) over the whole account in this region, on a schedule.
 
 Rule: Schedule (`SweepSchedule`, default rate(15 minutes)). The only way requests from other
 accounts get accepted: their CreateVpcPeeringConnection events never reach this account. Observes in
