@@ -230,3 +230,19 @@ def test_an_account_list_keeps_the_list_condition_and_reads_no_organization(temp
 def test_organization_passes_to_the_functions_as_is(template):
     env = environment(Stack(template, AllowedPeerAccounts="organization"))
     assert env["ALLOWED_PEER_ACCOUNTS"] == "organization"
+
+
+def test_a_member_account_reads_the_organization_through_the_named_role_only(template):
+    reader = f"arn:aws:iam::{'999988887777'}:role/peerkeeper-organization-reader"
+    stack = Stack(template, AllowedPeerAccounts="organization", OrganizationRoleArn=reader)
+
+    assert environment(stack)["ORGANIZATION_ROLE_ARN"] == reader
+    for role in ("AcceptPeeringRole", "RepairRoutesRole", "SweepRole"):
+        statements = stack.role_statements(role)
+        assert allowed(statements, "sts:AssumeRole", reader), role
+        assert not allowed(statements, "sts:AssumeRole", "arn:aws:iam::999988887777:role/other"), role
+        assert not allowed(statements, "organizations:ListAccounts", "*"), role  # read through the role
+    # Without organization, the role is neither passed nor assumable.
+    listed = Stack(template, AllowedPeerAccounts="444455556666", OrganizationRoleArn=reader)
+    assert "ORGANIZATION_ROLE_ARN" not in environment(listed)
+    assert not allowed(listed.role_statements("SweepRole"), "sts:AssumeRole", reader)

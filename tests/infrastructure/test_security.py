@@ -557,6 +557,10 @@ HOSTILE = ["*", " ", "a b", ",", "arn:aws:*", "*.elb.lab.private=api-elb", "vpc-
 GOOD = {
     "AllowedPeerAccounts": ["111122223333", "111122223333,444455556666", "organization"],
     "Concerns": ["accept_peering", "enable_flow_logs,sync_dns", "accept_peering,repair_routes"],
+    "OrganizationRoleArn": [
+        "arn:aws:iam::111122223333:role/peerkeeper-organization-reader",
+        "arn:aws:iam::111122223333:role/ops/reader",
+    ],
     "FlowLogDestination": ["arn:aws:s3:::org-flow-logs", "arn:aws:s3:::org.flow-logs/vpc/eu", "arn:aws-cn:s3:::b12/x/"],
     "AllowedPeerVpcs": ["vpc-0a1b2c3d4e5f60001", "vpc-0a1b2c3d,vpc-0a1b2c3d4e5f60002"],
     "AllowedPeerCidrs": ["10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,::/0", "10.20.0.0/16,2600:1f18::/56"],
@@ -582,6 +586,7 @@ GOOD = {
 BAD = {
     "AllowedPeerAccounts": ["11112222333", "111122223333,", "organization,111122223333", "Organization"],
     "Concerns": ["", "flow_logs", "accept_peering,", "accept_peering,,sync_dns"],
+    "OrganizationRoleArn": ["arn:aws:iam::111122223333:user/x", "arn:aws:iam::*:role/x", "peerkeeper-reader"],
     "FlowLogDestination": ["flow-logs-group", "arn:aws:s3:::Bucket", "arn:aws:logs:us-east-1:111122223333:log-group:x"],
     "AllowedPeerVpcs": ["vpc-XYZ", "subnet-0a1b2c3d"],
     "AllowedPeerCidrs": ["", "10.0.0.0", "0.0.0.0/0 "],
@@ -639,6 +644,7 @@ def test_settings_accept_what_the_template_passes(template):
         "FlowLogGroupName": "FLOW_LOG_GROUP",
         "Concerns": "CONCERNS",
         "FlowLogDestination": "FLOW_LOG_DESTINATION",
+        "OrganizationRoleArn": "ORGANIZATION_ROLE_ARN",
         "SweepSchedule": "PEERKEEPER_SWEEP_SCHEDULE",
         "NotificationTopicArn": "PEERKEEPER_NOTIFY_TOPIC_ARN",
     }

@@ -37,6 +37,7 @@ ACCEPT_PEERING = {
     "ec2:CreateRoute",
     "ec2:ReplaceRoute",
     "organizations:ListAccounts",  # only when AllowedPeerAccounts=organization
+    "sts:AssumeRole",  # the same, through OrganizationRoleArn
 }
 REPAIR_ROUTES = {
     "ec2:DescribeVpcPeeringConnections",
@@ -45,6 +46,7 @@ REPAIR_ROUTES = {
     "ec2:CreateRoute",
     "ec2:ReplaceRoute",
     "organizations:ListAccounts",  # only when AllowedPeerAccounts=organization
+    "sts:AssumeRole",  # the same, through OrganizationRoleArn
 }
 SYNC_DNS = {
     "elasticloadbalancing:DescribeLoadBalancers",

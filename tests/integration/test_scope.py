@@ -210,3 +210,24 @@ def test_an_organization_that_cannot_be_read_accepts_nothing_and_fails_loudly(
 
     assert peering_status(ec2_client(), pcx) == "pending-acceptance"
     assert "AcceptVpcPeeringConnection" not in calls.operations
+
+
+def test_a_member_account_reads_the_organization_through_a_reader_role(lab, calls, configure, lambda_context):
+    """This account is a member: ListAccounts is read through a role in the management account."""
+    management = "999988887777"
+    orgs = other_account_client("organizations", management)
+    orgs.create_organization(FeatureSet="ALL")
+    colleague = orgs.create_account(AccountName="network", Email="n@example.com")["CreateAccountStatus"]["AccountId"]
+    reader = f"arn:aws:iam::{management}:role/peerkeeper-organization-reader"
+    configure(ALLOWED_PEER_ACCOUNTS="organization", ORGANIZATION_ROLE_ARN=reader)
+    listen(calls)
+    member = other_account_client("ec2", colleague)
+    member_vpc, _, _ = build_vpc(member, "10.5.0.0/16", "member-vpc")
+    pcx = request_peering(member, member_vpc, lab.web_vpc, PeerOwnerId=ACCOUNT)
+
+    sweep(scheduled(), lambda_context)
+
+    assert peering_status(ec2_client(), pcx) == "active"
+    assert calls.operations.count("AssumeRole") == 1
+    (assumed,) = [params for name, params in calls.calls if name == "AssumeRole"]
+    assert "peerkeeper-organization-reader" in str(assumed)

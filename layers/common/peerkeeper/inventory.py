@@ -24,6 +24,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import boto3
+
 from peerkeeper.clients import Clients
 from peerkeeper.deadline import Deadline
 from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored, name_tag
@@ -379,13 +381,16 @@ class Inventory:
             store[item["VpcPeeringConnectionId"]] = parse_peering(item, region)
 
 
-def organization_accounts(clients: Clients, region: str) -> list[str]:
+def organization_accounts(clients: Clients, region: str, role_arn: str | None = None) -> list[str]:
     """Every ACTIVE account of the caller's organisation (``ListAccounts``, every page), in its order.
 
     ``State`` replaces ``Status`` (retired by AWS in September 2026); either says ACTIVE. Callable
     from the management account, a delegated administrator, or an account the organisation's
-    resource-based delegation policy allows ``organizations:ListAccounts`` (docs/security.md).
+    resource-based delegation policy allows ``organizations:ListAccounts``; from any other member
+    account, through ``role_arn``: a reader role in one of those (docs/security.md).
     """
+    if role_arn:
+        clients = clients.derive(_assumed(clients, region, role_arn))
     paginator = clients.organizations(region).get_paginator("list_accounts")
     accounts = []
     for page in paginator.paginate():
@@ -394,3 +399,16 @@ def organization_accounts(clients: Clients, region: str) -> list[str]:
             if state == "ACTIVE":
                 accounts.append(account["Id"])
     return accounts
+
+
+def _assumed(clients: Clients, region: str, role_arn: str) -> boto3.Session:
+    """A session of ``role_arn`` (one AssumeRole: the organisation is read once per run)."""
+    credentials = clients.sts(region).assume_role(RoleArn=role_arn, RoleSessionName="peerkeeper-organization")[
+        "Credentials"
+    ]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )

@@ -179,7 +179,7 @@ class Env:
         if not self.settings.allow_organization:
             return self.settings
         if "accounts" not in self._organization:
-            members = organization_accounts(self.clients, self.settings.region)
+            members = organization_accounts(self.clients, self.settings.region, self.settings.organization_role_arn)
             self._organization["accounts"] = frozenset(members)
         accounts = self.settings.allowed_peer_accounts | self._organization["accounts"]
         return replace(self.settings, allowed_peer_accounts=accounts)

@@ -107,6 +107,8 @@ class Settings:
     concerns: tuple[str, ...] = ALL_CONCERNS  # CONCERNS: the contract's names of the concerns that run
     allow_organization: bool = False  # ALLOWED_PEER_ACCOUNTS=organization (resolved per run: reconcile.Env)
     flow_log_bucket_arn: str | None = None  # FLOW_LOG_DESTINATION as an S3 ARN; None: the log group
+    # ORGANIZATION_ROLE_ARN: where ListAccounts is read for organization (a member account cannot).
+    organization_role_arn: str | None = None
 
     def runs(self, concern: str) -> bool:
         """True when the concern module ``concern`` (``peering``, ``routes`` ...) is in ``CONCERNS``."""
@@ -176,6 +178,7 @@ class Settings:
             sweep_interval=_rate_seconds(env, "PEERKEEPER_SWEEP_SCHEDULE"),
             security_hub=_boolean(env, "SECURITY_HUB", default=False),
             concerns=_concerns(env),
+            organization_role_arn=_matching(env, "ORGANIZATION_ROLE_ARN", _ROLE_ARN_RE, "an IAM role ARN"),
         )
 
 
