@@ -240,3 +240,12 @@ def test_allowed_peer_accounts_organization():
     assert not Settings.from_env({**BASE, "ALLOWED_PEER_ACCOUNTS": "111122223333"}).allow_organization
     with pytest.raises(SettingsError, match=r"ALLOWED_PEER_ACCOUNTS=.*organization alone"):
         Settings.from_env({**BASE, "ALLOWED_PEER_ACCOUNTS": "organization,111122223333"})
+
+
+def test_organization_role_arn_is_a_role_arn():
+    reader = "arn:aws:iam::999988887777:role/peerkeeper-organization-reader"
+    environ = {**BASE, "ALLOWED_PEER_ACCOUNTS": "organization", "ORGANIZATION_ROLE_ARN": reader}
+    assert Settings.from_env(environ).organization_role_arn == reader
+    assert Settings.from_env(BASE).organization_role_arn is None
+    with pytest.raises(SettingsError, match="ORGANIZATION_ROLE_ARN="):
+        Settings.from_env({**environ, "ORGANIZATION_ROLE_ARN": "arn:aws:iam::999988887777:user/reader"})
