@@ -1,4 +1,8 @@
-"""The seed lab, built on the emulator: web-vpc, api-vpc, their load balancers, the private zone."""
+"""The seed lab, built on the emulator: web-vpc, api-vpc, their load balancers, the private zone.
+
+:func:`build_lab` builds what the seed lab starts from, all in us-east-1; what the chapters beyond
+the seed add (api-elb's namesake in eu-west-1) is built by :func:`build_other_region`.
+"""
 
 from __future__ import annotations
 
@@ -21,15 +25,15 @@ STRANGER = "210987654321"  # an account that is not on the allowlist
 
 REGION: Final = "us-east-1"
 
-OTHER_REGION: Final = "eu-west-1"  # where api-elb lives; the same stack is deployed there too
+OTHER_REGION: Final = "eu-west-1"  # beyond the seed lab: a second stack, and another load balancer named api-elb
 
 ZONE_NAME = "elb.lab.private"
 
 ZONE_ID = "Z0DEMOELBLABPRIVATE"
 
-RECORD = f"api.{ZONE_NAME}"  # owned by api-elb in OTHER_REGION (DNS_RECORDS says api-elb@eu-west-1)
+RECORD = f"api.{ZONE_NAME}"  # the seed's CNAME: api-elb beside web-vpc (beyond the seed: api-elb@eu-west-1)
 
-WEB_RECORD = f"web.{ZONE_NAME}"  # owned by web-elb in REGION
+WEB_RECORD = f"web.{ZONE_NAME}"  # beyond the seed: web-elb's record, added with the second region
 
 LOG_GROUP = "flow-logs-group"
 
@@ -70,7 +74,7 @@ class Lab:
     load_balancers: dict[str, dict[str, str]]  # name (name@region outside REGION) -> {"arn", "dns"}
     zone_id: str
     role_arn: str
-    api_eu: Network | None = None  # api-eu-vpc in OTHER_REGION, home of api-elb@eu-west-1
+    api_eu: Network | None = None  # beyond the seed: api-eu-vpc in OTHER_REGION, home of api-elb@eu-west-1
 
     @property
     def networks(self) -> list[Network]:
@@ -128,7 +132,8 @@ def create_private_zone(clients: Clients, vpc: str) -> str:
 
 
 def build_lab(clients: Clients, endpoint: str) -> Lab:
-    """web-vpc and api-vpc, their load balancers, the private zone, the flow-log group and role."""
+    """The seed lab before its steps: web-vpc and api-vpc (us-east-1), web-elb and api-elb, the private
+    zone on web-vpc, the flow-log group and role. The zone is the seed's step 2, done by hand."""
     ec2 = clients.ec2(REGION)
     web = build_network(ec2, "web-vpc", "10.0.0.0/16")
     api = build_network(ec2, "api-vpc", "10.1.0.0/16")
@@ -136,18 +141,23 @@ def build_lab(clients: Clients, endpoint: str) -> Lab:
         "web-elb": create_load_balancer(clients, "web-elb", web.subnets),
         "api-elb": create_load_balancer(clients, "api-elb", api.subnets),
     }
-    # Load balancer names are unique per region only: api-elb exists in both regions.
-    api_eu = build_network(clients.ec2(OTHER_REGION), "api-eu-vpc", "10.3.0.0/16", region=OTHER_REGION)
-    load_balancers[f"api-elb@{OTHER_REGION}"] = create_load_balancer(clients, "api-elb", api_eu.subnets, OTHER_REGION)
     zone = create_private_zone(clients, web.vpc)
-    clients.route53().associate_vpc_with_hosted_zone(
-        HostedZoneId=zone, VPC={"VPCRegion": OTHER_REGION, "VPCId": api_eu.vpc}
-    )
     clients.session.client("logs", region_name=REGION, endpoint_url=endpoint).create_log_group(logGroupName=LOG_GROUP)
     role = clients.session.client("iam", region_name=REGION, endpoint_url=endpoint).create_role(
         RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY)
     )["Role"]["Arn"]
-    return Lab(web, api, load_balancers, zone, role, api_eu)
+    return Lab(web, api, load_balancers, zone, role)
+
+
+def build_other_region(clients: Clients, lab: Lab) -> dict[str, str]:
+    """Beyond the seed: api-eu-vpc (10.3.0.0/16) in OTHER_REGION with a load balancer also named api-elb.
+
+    Load balancer names are unique per region only. Returns the new api-elb (``arn``, ``dns``, ``vpc``).
+    """
+    lab.api_eu = build_network(clients.ec2(OTHER_REGION), "api-eu-vpc", "10.3.0.0/16", region=OTHER_REGION)
+    remote = create_load_balancer(clients, "api-elb", lab.api_eu.subnets, OTHER_REGION)
+    lab.load_balancers[f"api-elb@{OTHER_REGION}"] = remote
+    return remote
 
 
 def stranger_clients(clients: Clients, endpoint: str) -> Clients:
@@ -166,6 +176,27 @@ def stranger_clients(clients: Clients, endpoint: str) -> Clients:
 def flow_logged(clients: Clients) -> set[str]:
     flow_logs = clients.ec2(REGION).describe_flow_logs()["FlowLogs"]
     return {fl["ResourceId"] for fl in flow_logs if fl.get("LogGroupName") == LOG_GROUP}
+
+
+def flow_logs_as_seeded(clients: Clients, lab: Lab, vpc: str) -> bool:
+    """``vpc`` has the seed's flow log: all traffic, to flow-logs-group, delivered by flow-log-role."""
+    found = clients.ec2(REGION).describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc]}])["FlowLogs"]
+    return any(
+        fl.get("TrafficType") == "ALL"
+        and fl.get("LogGroupName") == LOG_GROUP
+        and fl.get("DeliverLogsPermissionArn") == lab.role_arn
+        for fl in found
+    )
+
+
+def record_sets(clients: Clients, zone_id: str, name: str) -> list[dict[str, Any]]:
+    """Every record set of ``zone_id`` named ``name`` (any type)."""
+    records = clients.route53().list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return [dict(record) for record in records if record["Name"].rstrip(".") == name]
+
+
+def zone_vpcs(clients: Clients, zone_id: str) -> set[str]:
+    return {vpc["VPCId"] for vpc in clients.route53().get_hosted_zone(Id=zone_id).get("VPCs", [])}
 
 
 def route_targets(clients: Clients, table: str) -> dict[str, str]:
