@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -68,6 +68,16 @@ class Network:
 
 
 @dataclass
+class Tier:
+    """An app tier of the seed: an autoscaling group of one instance behind the VPC's load balancer."""
+
+    name: str  # "web" or "api"
+    group: str  # the instances' security group
+    autoscaling_group: str
+    instance: str  # the one instance the group runs
+
+
+@dataclass
 class Lab:
     web: Network
     api: Network
@@ -75,6 +85,7 @@ class Lab:
     zone_id: str
     role_arn: str
     api_eu: Network | None = None  # beyond the seed: api-eu-vpc in OTHER_REGION, home of api-elb@eu-west-1
+    tiers: dict[str, Tier] = field(default_factory=dict)  # "web", "api": built by build_tiers
 
     @property
     def networks(self) -> list[Network]:
@@ -147,6 +158,55 @@ def build_lab(clients: Clients, endpoint: str) -> Lab:
         RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY)
     )["Role"]["Arn"]
     return Lab(web, api, load_balancers, zone, role)
+
+
+AMI = "ami-12c6146b"  # an image moto knows
+
+
+def build_tier(clients: Clients, endpoint: str, network: Network, name: str, ingress: list[dict[str, Any]]) -> Tier:
+    """``<name>-asg`` (one instance, ``<name>-sg``) behind ``<name>-elb``: a target group and an HTTP listener."""
+    ec2, elbv2 = clients.ec2(REGION), clients.elbv2(REGION)
+    http = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": network.cidr}]}
+    permissions: list[Any] = [http, *ingress]
+    group = ec2.create_security_group(GroupName=f"{name}-sg", Description=f"{name} tier (demo)", VpcId=network.vpc)
+    ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=permissions)
+    template = ec2.create_launch_template(
+        LaunchTemplateName=f"{name}-tier",
+        LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.micro", "SecurityGroupIds": [group["GroupId"]]},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    target_group = elbv2.create_target_group(
+        Name=f"{name}-targets", Protocol="HTTP", Port=80, VpcId=network.vpc, TargetType="instance"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    lb_arn = clients.elbv2(REGION).describe_load_balancers(Names=[f"{name}-elb"])["LoadBalancers"][0]["LoadBalancerArn"]
+    elbv2.create_listener(
+        LoadBalancerArn=lb_arn,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": target_group}],
+    )
+    autoscaling = clients.session.client("autoscaling", region_name=REGION, endpoint_url=endpoint)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=f"{name}-asg",
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        MinSize=1,
+        MaxSize=1,
+        DesiredCapacity=1,
+        VPCZoneIdentifier=network.subnets[0],
+        TargetGroupARNs=[target_group],
+    )
+    found = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{name}-asg"])["AutoScalingGroups"]
+    return Tier(name, str(group["GroupId"]), f"{name}-asg", str(found[0]["Instances"][0]["InstanceId"]))
+
+
+def build_tiers(clients: Clients, endpoint: str, lab: Lab) -> None:
+    """The seed's app: web and api autoscaling groups behind web-elb and api-elb.
+
+    Each tier's group admits HTTP from its own VPC (its load balancer); web-sg also admits SSH from
+    api-vpc and nothing else: no ICMP, the seed's mistake that the ping story finds.
+    """
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": lab.api.cidr}]}
+    lab.tiers["web"] = build_tier(clients, endpoint, lab.web, "web", [ssh])
+    lab.tiers["api"] = build_tier(clients, endpoint, lab.api, "api", [])
 
 
 def build_other_region(clients: Clients, lab: Lab) -> dict[str, str]:

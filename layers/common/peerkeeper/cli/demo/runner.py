@@ -15,7 +15,7 @@ from peerkeeper.cli.demo.emulator import (
     missing_requirements,
     project_root,
 )
-from peerkeeper.cli.demo.lab import ACCOUNT, LOG_GROUP, REGION, ROLE_NAME, ZONE_NAME, DemoError, build_lab
+from peerkeeper.cli.demo.lab import ACCOUNT, LOG_GROUP, REGION, ROLE_NAME, ZONE_NAME, DemoError, build_lab, build_tiers
 from peerkeeper.cli.demo.story import BEYOND, Story, play
 from peerkeeper.cli.output import render_actions, render_findings
 from peerkeeper.cli.run import run
@@ -69,10 +69,12 @@ def main() -> int:
             console.print(f"[bold]peerkeeper demo[/bold]: moto's AWS emulator at {endpoint} (loopback only)")
             clients = Clients(endpoint_url=endpoint)
             lab = build_lab(clients, endpoint)
+            build_tiers(clients, endpoint, lab)
             console.print(
                 f"  the seed lab, in {REGION}: web-vpc {lab.web.vpc} 10.0.0.0/16 and api-vpc {lab.api.vpc} "
-                f"10.1.0.0/16, each with two subnets and two route tables; internal ALBs web-elb and api-elb; "
-                f"private zone {ZONE_NAME} ({lab.zone_id}); log group {LOG_GROUP}, role {ROLE_NAME}"
+                "10.1.0.0/16, each with two subnets, two route tables and an autoscaling group (web-asg, "
+                f"api-asg) behind an internal ALB (web-elb, api-elb); private zone {ZONE_NAME} ({lab.zone_id}); "
+                f"log group {LOG_GROUP}, role {ROLE_NAME}"
             )
             console.print(
                 f"  {len(stack.rules)} rules from template.yaml route the events to functions/*/app.py; "

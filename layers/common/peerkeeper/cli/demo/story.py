@@ -43,7 +43,6 @@ from peerkeeper.cli.demo.lab import (
     ZONE_NAME,
     DemoError,
     Lab,
-    Network,
     build_network,
     build_other_region,
     cname,
@@ -305,17 +304,6 @@ def chapter_peering(story: Story) -> str:
     return pcx
 
 
-def launch(ec2: Any, network: Network, name: str, ingress: list[dict[str, Any]]) -> tuple[str, str]:
-    """An instance in the network's first subnet with its own security group; (instance id, group id)."""
-    group = ec2.create_security_group(GroupName=name, Description=f"{name} (demo)", VpcId=network.vpc)["GroupId"]
-    if ingress:
-        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=ingress)
-    instance = ec2.run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=network.subnets[0], SecurityGroupIds=[group]
-    )["Instances"][0]
-    return str(instance["InstanceId"]), str(group)
-
-
 def run_fix(clients: Clients, fix: str) -> None:
     """Carry out an ``aws ec2 authorize-security-group-ingress`` fix as the AWS CLI would (no CLI here)."""
     words = shlex.split(fix)
@@ -339,11 +327,12 @@ def chapter_ping(story: Story) -> None:
 
     lab, clients = story.lab, story.clients
     story.chapter("The seed's ping: an instance in api pings one in web, and the ping fails")
-    ec2 = clients.ec2(REGION)
-    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": lab.api.cidr}]}
-    web, web_group = launch(ec2, lab.web, "web-sg", [ssh])
-    api, _ = launch(ec2, lab.api, "api-sg", [])
-    story.note(f"web-sg ({web_group}) allows SSH from {lab.api.cidr} and nothing else: the seed's mistake")
+    web, api, web_group = lab.tiers["web"].instance, lab.tiers["api"].instance, lab.tiers["web"].group
+    story.note(f"{api} of api-asg pings {web} of web-asg")
+    story.note(
+        f"web-sg ({web_group}) admits HTTP from web-vpc (web-elb) and SSH from {lab.api.cidr}, "
+        "no ICMP: the seed's mistake"
+    )
     story.console.print(f"  [bold]$ peerkeeper why {api} {web} --protocol icmp[/bold]")
     ping = command.traffic_of("icmp", None)
     answer = command.why(clients, [REGION], api, web, ping)
