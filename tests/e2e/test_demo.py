@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.graph import browser
+from tests.support import ROOT
 
 PARTS = ("Part one: the seed lab, as written", "Part two: beyond the seed lab")
 
@@ -127,3 +129,16 @@ def test_the_demo_pictures_labels_sit_clear_of_everything_in_a_real_browser(play
 
     assert count == 2  # api-vpc <-> web-vpc (active, 2 conflicts), the stranger's request (refused)
     assert clashes == []
+
+
+def test_the_readme_lists_the_chapters_as_the_demo_prints_them():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### What the demo shows") : text.index("## What it does")]
+    listed = [
+        f"{number}. {' '.join(title.split())}"
+        for number, title in re.findall(r"^(\d+)\. \*(.+?)\*", section, flags=re.M | re.S)
+    ]
+
+    assert listed == list(CHAPTERS)
+    for part in PARTS:
+        assert f"**{part}.**" in section
