@@ -28,6 +28,7 @@ TEST_WORKERS ?= auto
 help:
 	@echo "make demo      run the seed lab end to end on an embedded AWS emulator"
 	@echo "make test      lint, type check and every test (sets up .venv)"
+	@echo "make bench-smoke  the benchmarks run once at their smallest size (not timed; CI runs it)"
 	@echo "make fuzz      the hostile-input fuzz with its full example budget"
 	@echo "make validate  sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make build     sam build (python3.13, arm64)"
@@ -82,8 +83,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The benchmarks' smoke runs are not in make test: make bench-smoke runs them (CI: beside make test).
 test: lint typecheck os-packages
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 -m "not bench"
+
+bench-smoke: $(STAMP)
+	$(VENV)/bin/pytest -p no:xdist -m bench tests/benchmarks
 
 # make test runs HYPOTHESIS_PROFILE=quick (tests/conftest.py); this is the full budget.
 fuzz: $(STAMP)
