@@ -57,6 +57,7 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Complet
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("demo")  # one worker plays the demo once for both tests
 def test_demo_converges_and_exits_0(played):
     completed, _ = played
 
@@ -118,6 +119,7 @@ def test_demo_converges_and_exits_0(played):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("demo")
 def test_the_demo_pictures_labels_sit_clear_of_everything_in_a_real_browser(played, tmp_path):
     """Issue 22: the stranger's connection label sat across the other account's frame and header."""
     completed, where = played
