@@ -310,6 +310,7 @@ class Room:
 LABEL_SPOTS = (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8)
 LABEL_STEPS = (0, *(sign * n for n in range(1, 9) for sign in (1, -1)))  # vertical nudges of 13px, up to 104px
 LABEL_MARGIN = 4  # between a label and the edge of its frame or panel
+LABEL_CLEARANCE = 4  # around a label's estimated box: a browser's font may draw a little larger
 
 
 def room(frames: Sequence[Frame], centres: dict[str, Box], width: float, height: float) -> Room:
@@ -357,12 +358,12 @@ def place_label(a: Box, b: Box, index: int, size: tuple[float, float], space: Ro
 
     Falls back to the curve's middle when nothing fits (a crowded picture): the label is still drawn.
     """
-    hw, hh = size[0] / 2, size[1] / 2
+    hw, hh = size[0] / 2 + LABEL_CLEARANCE, size[1] / 2 + LABEL_CLEARANCE
     for t in LABEL_SPOTS:
         px, py = curve_point(a, b, index, t)
         for step in LABEL_STEPS:
             y = py + step * 13
-            for x in _slides(px, y, size, space.containers):
+            for x in _slides(px, y, (2 * hw, 2 * hh), space.containers):
                 if _fits((x - hw, y - hh, x + hw, y + hh), space):
                     return x, y
     return curve_point(a, b, index, 0.5)
