@@ -99,6 +99,7 @@ class Result:
     reports: dict[str, Report] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # region -> why it could not run at all
     inventories: dict[str, Inventory] = field(default_factory=dict)  # what each region's run read
+    concerns: Sequence[str] = CONCERNS  # those run (CONCERNS / --only): the document lists no other
 
     @property
     def outcomes(self) -> list[Any]:
@@ -115,7 +116,7 @@ class Result:
         reports = {region: self.reports[region]} if region in self.reports else {}
         failures = {region: self.failures[region]} if region in self.failures else {}
         inventories = {region: self.inventories[region]} if region in self.inventories else {}
-        return Result(self.command, self.account_id, self.mode, reports, failures, inventories)
+        return Result(self.command, self.account_id, self.mode, reports, failures, inventories, self.concerns)
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
@@ -123,7 +124,7 @@ class Result:
     def document(self) -> dict[str, Any]:
         """The ``--json`` document: per concern, actions (with their API arguments) and findings."""
         concerns: dict[str, dict[str, list[dict[str, Any]]]] = {
-            name: {"actions": [], **{kind: [] for kind in FINDING_KINDS}} for name in CONCERNS
+            name: {"actions": [], **{kind: [] for kind in FINDING_KINDS}} for name in self.concerns
         }
         for report in self.reports.values():
             outcomes = iter(report.outcomes)  # execute() answers each plan's actions in order, one by one
@@ -160,7 +161,12 @@ def run_many(
 ) -> list[Result]:
     """The sweep in every (account, region) of ``targets``, concurrently (:mod:`peerkeeper.fleet`)."""
     results = {
-        target.account_id: Result(command, target.account_id, target.settings[0].mode if target.settings else DRY_RUN)
+        target.account_id: Result(
+            command,
+            target.account_id,
+            target.settings[0].mode if target.settings else DRY_RUN,
+            concerns=target.settings[0].enabled(concerns) if target.settings else tuple(concerns),
+        )
         for target in targets
     }
     units = fleet.reconcile(
