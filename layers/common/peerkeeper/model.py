@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from peerkeeper.settings import IGNORE_TAG_KEY, IGNORE_TAG_VALUE
+from peerkeeper.settings import IGNORE_TAG_KEY, IGNORE_TAG_VALUE, Settings
 
 ACTIVE = "active"
 PENDING = "pending-acceptance"
@@ -95,6 +95,25 @@ class Route:
     def local(self) -> bool:
         return self.target == LOCAL
 
+    @property
+    def prefix_list(self) -> str:
+        """The managed prefix list this route sends (``destination`` is then the list's ID), or ``""``."""
+        return self.destination if self.destination.startswith("pl-") else ""
+
+
+@dataclass(frozen=True)
+class PrefixList:
+    """The entries of one managed prefix list of one region; ``error`` when they could not be read."""
+
+    id: str
+    region: str
+    entries: tuple[str, ...] = ()
+    error: str = ""
+
+    @property
+    def readable(self) -> bool:
+        return not self.error
+
 
 @dataclass(frozen=True)
 class RouteTable:
@@ -108,6 +127,21 @@ class RouteTable:
 
     def route_to(self, destination: str) -> Route | None:
         return next((route for route in self.routes if route.destination == destination), None)
+
+
+def untrusted_reason(peering: Peering, settings: Settings, account_id: str) -> str | None:
+    """Why the other party of ``peering`` fails the acceptance policy today; ``None`` when trusted.
+
+    The other party is the requester when the accepter VPC is in this account (same-account
+    connections included: the own account must be listed, as for acceptance), else the accepter
+    (a connection this account requested from another account).
+    """
+    other = peering.requester if peering.accepter.owner_id == account_id else peering.accepter
+    if other.owner_id not in settings.allowed_peer_accounts:
+        return f"peer account {other.owner_id} is not in ALLOWED_PEER_ACCOUNTS"
+    if settings.allowed_peer_vpcs and other.vpc_id not in settings.allowed_peer_vpcs:
+        return f"peer VPC {other.vpc_id} is not in ALLOWED_PEER_VPCS"
+    return None
 
 
 @dataclass(frozen=True)
