@@ -6,6 +6,7 @@ functions over plain values and tests can build worlds without AWS.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +23,25 @@ LOCAL = "local"
 # An unaccepted request expires 7 days after it was made (DescribeVpcPeeringConnections gives only
 # its ExpirationTime): creation = expiration - 7 days.
 REQUEST_LIFETIME = timedelta(days=7)
+
+
+# Control characters (an ANSI escape starts with ESC) and bidirectional overrides: a terminal obeys
+# them, so text from AWS or tags never reaches a person with them in it.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character written out (``\\x1b``), so a terminal shows it, not obeys it.
+
+    The one sanitiser of text from AWS or tags on its way to a person: the CLI's rich output adds
+    markup escaping on top (``peerkeeper.cli.output.escape``), the pictures their own syntax's.
+    """
+    return _INVISIBLE.sub(_written_out, str(text))
+
+
+def _written_out(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def name_tag(tags: Iterable[Mapping[str, Any]] | None) -> str:

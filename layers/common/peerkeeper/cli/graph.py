@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from peerkeeper.cli.common import EXIT_ERROR, EXIT_OK, UsageError
 from peerkeeper.cli.output import display, enter_fleet
 from peerkeeper.cli.run import run_many, unit_count
+from peerkeeper.model import printable
 from peerkeeper.settings import DRY_RUN
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
     errors += [f"{item.account_id}: {item.reason}" for item in group.unreachable]
     text = graph.render(graph.picture(observed, detail=args.detail == "tables", errors=errors), fmt)
     for error in errors:
-        sys.stderr.write(f"peerkeeper: warning: {error}\n")
+        sys.stderr.write(f"peerkeeper: warning: {printable(error)}\n")
     if args.output:
         try:
             graph.write_atomically(Path(args.output), text)

@@ -8,6 +8,7 @@ requester to accepter, dashed and coloured when the plan finds drift on it.
 from __future__ import annotations
 
 from peerkeeper.graph.model import FLOW_MISSING, FLOW_ON, Edge, Group, Picture, VpcNode
+from peerkeeper.model import printable
 
 FONT = "Helvetica,Arial,sans-serif"
 EDGE_STYLES = {
@@ -23,12 +24,12 @@ FLOW_COLOURS = {FLOW_ON: "#16a34a", FLOW_MISSING: "#dc2626"}
 
 def quoted(value: str) -> str:
     """A DOT double-quoted string (IDs, plain labels, tooltips)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return '"' + printable(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def html(value: str) -> str:
     """Text inside an HTML-like label."""
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return printable(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def _row(content: str, colour: str = "", size: int = 0, bold: bool = False) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from peerkeeper.graph.model import FLOW_MISSING, Edge, Group, Picture, TableView, VpcNode
+from peerkeeper.model import printable
 
 EDGE_STYLES = {
     "ok": "stroke:#16a34a,stroke-width:1.5px",
@@ -33,7 +34,7 @@ _UNSAFE = re.compile(r"[\"#<>|`&\\]")
 
 def text(value: str) -> str:
     """A label's text with Mermaid's syntax characters as entity codes (``"`` -> ``#34;``)."""
-    flat = " ".join(value.split())
+    flat = " ".join(printable(value).split())
     return _UNSAFE.sub(lambda match: f"#{ord(match.group())};", flat)
 
 
