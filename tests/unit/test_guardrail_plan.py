@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 
+from peerkeeper import peering as acceptance
 from peerkeeper import routes
 from peerkeeper.model import Peering, PeeringSide, PrefixList, Route, RouteTable, Vpc
 from peerkeeper.routes import RouteWorld
@@ -154,8 +155,6 @@ def test_an_overlapping_route_to_a_dead_connection_does_not_count():
 
 # -- at acceptance: a requester claiming what another trusted peer of the accepter VPC has --------
 def test_acceptance_refuses_a_requester_overlapping_another_trusted_peer_in_both_orders():
-    from peerkeeper import peering as acceptance  # noqa: PLC0415
-
     vpcs = {WEB: Vpc(WEB, ME, R1, cidrs=("10.0.0.0/16",))}
     for first, newcomer in ((ATTACKER, LEGITIMATE), (LEGITIMATE, ATTACKER)):
         pending = replace(newcomer, status="pending-acceptance")
@@ -170,8 +169,6 @@ def test_acceptance_refuses_a_requester_overlapping_another_trusted_peer_in_both
 
 
 def test_acceptance_ignores_untrusted_or_inactive_neighbours():
-    from peerkeeper import peering as acceptance  # noqa: PLC0415
-
     vpcs = {WEB: Vpc(WEB, ME, R1, cidrs=("10.0.0.0/16",))}
     pending = replace(LEGITIMATE, status="pending-acceptance")
     stranger = replace(ATTACKER, requester=replace(ATTACKER.requester, owner_id="999999999999"))
