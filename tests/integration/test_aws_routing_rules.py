@@ -108,6 +108,16 @@ def test_plan_reports_the_prefix_list_conflict_with_the_list_id(guarded, capsys)
     assert guarded.prefix_list in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("fmt", ["mermaid", "dot"])
+def test_graph_shows_prefix_list_routes_with_their_list_id(guarded, capsys, fmt):
+    capsys.readouterr()
+    assert app.main(["graph", "--region", EAST, "--format", fmt, "--detail", "tables"]) == 0
+
+    out = capsys.readouterr().out
+    assert f"prefix list {guarded.prefix_list} → {guarded.tgw}" in out
+    assert f"an entry of prefix list {guarded.prefix_list}" in out  # the conflict it causes
+
+
 def test_an_unreadable_prefix_list_guards_its_table_even_over_aggregates(guarded, configure, lambda_context):
     """AccessDenied on GetManagedPrefixListEntries: moto never refuses it, so peerkeeper's client is
     made to answer as AWS does for a caller without the permission."""

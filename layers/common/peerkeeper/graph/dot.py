@@ -54,6 +54,7 @@ def _vpc_label(vpc: VpcNode, detail: bool) -> str:
         rows.append(_row(f"flow logs: {html(vpc.flow_logs)}", FLOW_COLOURS.get(vpc.flow_logs, "#64748b"), 9))
     for table in vpc.tables if detail else ():
         rows.append(_row(html(f"{table.id}: {len(table.routes)} routes"), "#334155", 9))
+        rows += [_row(html(f"  prefix list {route}"), "#334155", 9) for route in table.prefix_list_routes]
         rows += [_row(html(f"  + {m.destination} via {m.peering}"), "#dc2626", 9) for m in table.missing]
         rows += [_row(html(f"  ! {c}"), "#c026d3", 9) for c in table.conflicts]
     return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows) + "</TABLE>>"

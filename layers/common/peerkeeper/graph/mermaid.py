@@ -68,6 +68,7 @@ def _vpc_class(vpc: VpcNode) -> str:
 
 def _table(table: TableView) -> tuple[str, str]:
     lines = [table.id + (" (ignored)" if table.ignored else ""), f"{len(table.routes)} routes"]
+    lines += [f"prefix list {route}" for route in table.prefix_list_routes]
     lines += [f"missing {m.destination} via {m.peering}" for m in table.missing]
     lines += [f"conflict: {c}" for c in table.conflicts]
     return _label(lines), "tablemissing" if table.missing or table.conflicts else "table"
