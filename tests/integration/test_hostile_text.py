@@ -18,6 +18,7 @@ import pytest
 
 from peerkeeper import observability  # noqa: F401  (its logger takes sys.stdout at import: before capsys)
 from peerkeeper.cli import app
+from peerkeeper.cli import plan as plan_command
 from tests.support import ec2_client, hook_sessions, request_peering
 
 HOSTILE = "evil[/] [link=https://attacker.example]x[/link] \x1b[31mred\x1b[0m"
@@ -58,13 +59,20 @@ def hostile(lab, monkeypatch):
     return lab
 
 
+@pytest.fixture(params=["terminal", "pipe"])
+def shown_on(request, monkeypatch) -> str:
+    """On a terminal ``plan`` and ``apply`` draw rich tables; piped, whole lines (both are printed)."""
+    monkeypatch.setattr(plan_command, "stdout_is_terminal", lambda: request.param == "terminal")
+    return str(request.param)
+
+
 def shows_the_literal_text(output: str) -> None:
     for text in SHOWN:
         assert text in output, text
     assert "\x1b" not in output  # no escape sequence reaches the terminal
 
 
-def test_plan_shows_hostile_text_as_text(hostile, capsys):
+def test_plan_shows_hostile_text_as_text(hostile, capsys, shown_on):
     capsys.readouterr()
 
     code = app.main(["plan", "--region", "us-east-1"])
@@ -75,10 +83,10 @@ def test_plan_shows_hostile_text_as_text(hostile, capsys):
     shows_the_literal_text(captured.out)
 
 
-def test_apply_shows_hostile_text_as_text(hostile, capsys):
+def test_apply_shows_hostile_text_as_text(hostile, capsys, shown_on):
     capsys.readouterr()
 
-    code = app.main(["apply", "--region", "us-east-1"])
+    code = app.main(["apply", "--region", "us-east-1", "--yes"])
 
     captured = capsys.readouterr()
     assert code == 1, captured.err  # the refused CreateRoute: not converged

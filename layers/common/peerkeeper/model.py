@@ -28,15 +28,17 @@ REQUEST_LIFETIME = timedelta(days=7)
 # Control characters (an ANSI escape starts with ESC) and bidirectional overrides: a terminal obeys
 # them, so text from AWS or tags never reaches a person with them in it.
 _INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE_OR_BREAK = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def printable(text: object) -> str:
+def printable(text: object, *, one_line: bool = False) -> str:
     """``text`` with every control character written out (``\\x1b``), so a terminal shows it, not obeys it.
 
     The one sanitiser of text from AWS or tags on its way to a person: the CLI's rich output adds
     markup escaping on top (``peerkeeper.cli.output.escape``), the pictures their own syntax's.
+    ``one_line`` writes out line breaks and tabs too (a line of ``plan``'s output is one whole line).
     """
-    return _INVISIBLE.sub(_written_out, str(text))
+    return (_INVISIBLE_OR_BREAK if one_line else _INVISIBLE).sub(_written_out, str(text))
 
 
 def _written_out(found: re.Match[str]) -> str:
