@@ -177,3 +177,14 @@ def test_acceptance_ignores_untrusted_or_inactive_neighbours():
     plan = acceptance.plan([pending], vpcs, SETTINGS, ME, neighbours=[stranger, deleted])
 
     assert [a.resource for a in plan.actions] == [LEGIT_PCX]
+
+
+def test_two_overlapping_requests_in_one_run_the_first_accepted_claims_first():
+    vpcs = {WEB: Vpc(WEB, ME, R1, cidrs=("10.0.0.0/16",))}
+    both = [replace(ATTACKER, status="pending-acceptance"), replace(LEGITIMATE, status="pending-acceptance")]
+
+    plan = acceptance.plan(both, vpcs, SETTINGS, ME)
+
+    assert [a.resource for a in plan.actions] == [PCX]  # in order of connection ID
+    (refusal,) = plan.refused
+    assert (refusal.resource, PCX in refusal.reason) == (LEGIT_PCX, True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from peerkeeper.clients import Clients
 from peerkeeper.events import Scope
@@ -221,6 +221,7 @@ def plan(
         if verdict is None:
             reason = f"allowed request from {detail['requester']} to {peering.accepter.vpc_id}"
             actions.append(Action(ACCEPT, peering.id, region, reason, {"VpcPeeringConnectionId": peering.id}))
+            neighbours.append(replace(peering, status=ACTIVE))  # accepted first in this run: it claims first
             continue
         reason, rejectable = verdict
         refused.append(Finding(peering.id, region, reason, detail))
