@@ -51,6 +51,7 @@ _LOG_GROUP_RE = re.compile(r"^[\w\-/.#]{1,512}$")
 _S3_DESTINATION_RE = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/([\w!.*'()=+-]+/?)*)?$")
 _RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+_TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
@@ -109,6 +110,7 @@ class Settings:
     flow_log_bucket_arn: str | None = None  # FLOW_LOG_DESTINATION as an S3 ARN; None: the log group
     # ORGANIZATION_ROLE_ARN: where ListAccounts is read for organization (a member account cannot).
     organization_role_arn: str | None = None
+    conflicts_table: str | None = None  # DynamoDB table: which conflicts were told (notify once)
 
     def runs(self, concern: str) -> bool:
         """True when the concern module ``concern`` (``peering``, ``routes`` ...) is in ``CONCERNS``."""
@@ -179,6 +181,7 @@ class Settings:
             security_hub=_boolean(env, "SECURITY_HUB", default=False),
             concerns=_concerns(env),
             organization_role_arn=_matching(env, "ORGANIZATION_ROLE_ARN", _ROLE_ARN_RE, "an IAM role ARN"),
+            conflicts_table=_matching(env, "PEERKEEPER_CONFLICTS_TABLE", _TABLE_NAME_RE, "a DynamoDB table name"),
         )
 
 
