@@ -110,7 +110,7 @@ def test_accepting_without_repair_routes_grants_no_route_write(template):
         ec2__AccepterVpc=OWN_VPC,
     )
     assert not allowed(accept, "ec2:CreateRoute", OWN_TABLE)
-    assert "ec2:DescribeRouteTables" not in actions_of(stack, "AcceptPeeringRole")
+    assert not {"ec2:DescribeRouteTables", "ec2:GetManagedPrefixListEntries"} & actions_of(stack, "AcceptPeeringRole")
     assert allowed(Stack(template).role_statements("AcceptPeeringRole"), "ec2:CreateRoute", OWN_TABLE)
 
 
