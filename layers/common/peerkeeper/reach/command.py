@@ -8,7 +8,7 @@ the fix is "run ``peerkeeper apply``"; otherwise it is the AWS CLI command.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -115,13 +115,16 @@ def why(
     *,
     settings: Settings | None = None,
     own_allowlist: bool = True,
+    accounts: Mapping[str, Clients] | None = None,
 ) -> Answer:
     """Answer the question; only reads (``Answer.reads`` says how many, by operation).
 
     ``settings`` are the contract's variables (the route planner's policy); with ``own_allowlist``
     (``ALLOWED_PEER_ACCOUNTS`` unset) the allowlist is the source's account, as the template's default.
+    ``accounts`` are other accounts (ID -> clients acting there, an assumed role's) where SOURCE or
+    DESTINATION may be: each end, and its VPC, is read with the credentials of the account holding it.
     """
-    reader = Reader(clients)
+    reader = Reader(clients, accounts=dict(accounts or {}))
     ends = find_ends(reader, regions, source, destination)
     observed = observe_network(reader, ends)
     account_id = ends.source.owner_id
