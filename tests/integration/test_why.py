@@ -369,9 +369,9 @@ def test_protocol_all_needs_a_rule_for_all_traffic(seed, capsys):
 
 
 # -- a DNS name through a private zone to an internal load balancer ---------------------------
-def listen(lb: dict[str, Any], vpc: str, *ports: int, region: str = REGION) -> None:
+def listen(lb: Any, vpc: str, *ports: int, region: str = REGION) -> None:
     """Listeners on ``ports`` (HTTP for an ALB, TCP for an NLB), forwarding to one target group."""
-    elbv2 = boto3.client("elbv2", region_name=region)
+    elbv2: Any = boto3.client("elbv2", region_name=region)
     protocol = "HTTP" if lb.get("Type", "application") == "application" else "TCP"
     name = f"tg-{lb['LoadBalancerName']}"[:32]
     group = elbv2.create_target_group(Name=name, Protocol=protocol, Port=8080, VpcId=vpc)["TargetGroups"][0]
