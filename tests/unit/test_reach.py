@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from peerkeeper.reach import analysis, fixes
+from peerkeeper.reach import analysis, fixes, observe
 from peerkeeper.reach.analysis import Question, evaluate_acl
 from peerkeeper.reach.model import (
     AclEntry,
@@ -198,6 +198,84 @@ def test_prefix_list_routes_match_by_their_entries():
     net = everything_open(prefix_lists={"pl-1": ("10.0.0.0/16",)})
     tables = (table(Route("10.1.0.0/16", "local"), Route("pl-1", PCX)), net.route_tables[1])
     assert blocking(ask(replace(net, route_tables=tables))) == []
+
+
+PROPAGATED = "EnableVgwRoutePropagation"
+
+
+@pytest.mark.parametrize(
+    ("routes", "code"),
+    [
+        # same length: static > prefix list > propagated, whatever the table's order
+        ([Route("pl-1", "igw-1"), Route("10.0.0.0/16", PCX)], None),
+        ([Route("pl-1", PCX), Route("10.0.0.0/16", "igw-1")], "HIGHER_PRIORITY_ROUTE"),
+        ([Route("10.0.0.0/16", "vgw-1", origin=PROPAGATED), Route("pl-1", PCX)], None),
+        ([Route("10.0.0.0/16", PCX, origin=PROPAGATED), Route("pl-1", "vgw-1")], "HIGHER_PRIORITY_ROUTE"),
+        ([Route("10.0.0.0/16", "vgw-1", origin="Advertisement"), Route("10.0.0.0/16", PCX)], None),
+        # a longer prefix still wins over any priority
+        ([Route("10.0.0.0/8", PCX), Route("10.0.0.0/16", "vgw-1", origin=PROPAGATED)], "MORE_SPECIFIC_ROUTE"),
+    ],
+)
+def test_route_priority_between_routes_of_the_same_length(routes, code):
+    net = everything_open(prefix_lists={"pl-1": ("10.0.0.0/16",)})
+    tables = (table(Route("10.1.0.0/16", "local"), *routes), net.route_tables[1])
+    assert blocking(ask(replace(net, route_tables=tables))) == ([] if code is None else [(code, "forward", "rtb-a")])
+
+
+@pytest.mark.parametrize(
+    ("fields", "target"),
+    [
+        ({"OdbNetworkArn": "arn:aws:odb:us-east-1:111122223333:odb-network/odb-1"}, "arn:aws:odb:"),
+        ({"IpAddress": "10.9.0.5"}, "10.9.0.5"),
+        ({"CoreNetworkArn": "arn:aws:networkmanager::111122223333:core-network/core-1"}, "arn:aws:networkmanager:"),
+        ({"InstanceId": "i-1", "InstanceOwnerId": "111122223333", "NetworkInterfaceId": "eni-1"}, "i-1"),
+        ({"SomeFutureTargetId": "x-1"}, "x-1"),  # a kind botocore learns later is printed too
+    ],
+)
+def test_every_route_target_kind_is_printed(fields, target):
+    item = {
+        "RouteTableId": "rtb-a",
+        "Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "Origin": "CreateRoute", **fields}],
+    }
+    (route,) = parse_route_table(item, "us-east-1").routes
+    assert route.target.startswith(target)
+    assert route.text().startswith(f"0.0.0.0/0 → {target}")
+
+
+def test_origin_is_parsed():
+    routes = [
+        {"DestinationCidrBlock": "10.1.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable"},
+        {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "vgw-1", "Origin": "EnableVgwRoutePropagation"},
+        {"DestinationPrefixListId": "pl-1", "VpcPeeringConnectionId": PCX, "Origin": "CreateRoute"},
+    ]
+    parsed = parse_route_table({"RouteTableId": "rtb-a", "Routes": routes}, "us-east-1").routes
+    assert [(r.origin, r.priority) for r in parsed] == [
+        ("CreateRouteTable", 0), ("EnableVgwRoutePropagation", 2), ("CreateRoute", 1),
+    ]  # fmt: skip
+    assert parsed[1].text() == "10.0.0.0/16 → vgw-1 (propagated)"
+
+
+def test_the_private_zone_lookup_asks_route_53_of_the_question_region():
+    """Route 53 is served from one region per partition: the question's region picks it, not the profile's."""
+    asked: list[str | None] = []
+
+    class Route53:
+        def list_hosted_zones_by_vpc(self, **kwargs: object) -> dict[str, object]:
+            return {"HostedZoneSummaries": [{"Name": "lab.private.", "HostedZoneId": "Z1"}]}
+
+        def list_resource_record_sets(self, **kwargs: object) -> dict[str, object]:
+            record = {"Name": "db.lab.private.", "Type": "A", "ResourceRecords": [{"Value": "10.0.1.5"}]}
+            return {"ResourceRecordSets": [record]}
+
+    class Clients:
+        def route53(self, region: str | None = None) -> Route53:
+            asked.append(region)
+            return Route53()
+
+    reader = observe.Reader(Clients())  # type: ignore[arg-type]
+    resolved = observe.resolve_name(reader, "db.lab.private", "vpc-1", "cn-north-1")
+    assert resolved.addresses == ("10.0.1.5",)
+    assert asked == ["cn-north-1", "cn-north-1"]
 
 
 def test_a_route_to_a_connection_that_leads_elsewhere():

@@ -51,6 +51,7 @@ from peerkeeper.reach.packets import EMPTY, EVERY_PORT, Packet, PortSet
 FORWARD, RETURN = "forward", "return"
 NO_ROUTE = "NO_ROUTE_TO_DESTINATION"
 MORE_SPECIFIC_ROUTE = "MORE_SPECIFIC_ROUTE"
+HIGHER_PRIORITY_ROUTE = "HIGHER_PRIORITY_ROUTE"
 SG_MISMATCH = "ENI_SG_RULES_MISMATCH"
 ACL_RESTRICTION = "SUBNET_ACL_RESTRICTION"
 BAD_STATE = "BAD_STATE"
@@ -450,8 +451,11 @@ def route_hop(q: Question, direction: str, sender: Node, receiver: Node) -> Hop:
     else:
         why_not = f"it has no route for {shown(receiver.address)}"
     code = NO_ROUTE
-    if routes and any(route_leads(q.network, r, sender.vpc_id, receiver.vpc_id)[0] for r in routes[1:]):
-        code = MORE_SPECIFIC_ROUTE
+    leading = next((r for r in routes[1:] if route_leads(q.network, r, sender.vpc_id, receiver.vpc_id)[0]), None)
+    if leading is not None:  # a route that would lead there loses: to a longer prefix, or to a higher priority
+        lengths = {route_prefix(r, receiver.address, q.network.prefix_lists) for r in (routes[0], leading)}
+        code = MORE_SPECIFIC_ROUTE if len(lengths) > 1 else HIGHER_PRIORITY_ROUTE
+        why_not += f" (it wins over {leading.text()})"
     what = "replies to" if direction == RETURN else "traffic for"
     reason = (
         f"{table.id} ({sender.subnet_id}, {sender.vpc_id}) does not route {what} {shown(receiver.address)}: {why_not}"
@@ -683,7 +687,7 @@ def internet_forward(q: Question) -> Iterator[Hop]:
     yield hop
     hop, running = acl_hop(q, FORWARD, source, public, egress=True, packet=packet, running=running)
     yield hop
-    yield internet_route_hop(q, FORWARD, source, public, gateways=("igw-", "nat-", "eigw-"))
+    yield internet_route_hop(q, FORWARD, source, public, gateways=("nat-", "igw-", "eigw-"))
     way = internet_exit(q)
     if way.nat is not None:
         nat = way.nat
