@@ -214,6 +214,8 @@ def _render_paths(console: Console, paths: list[Path], answer: Answer) -> None:
         console.print(f"● [bold]{destination}[/bold]")
         console.print(_hops_table(back))
         console.print(f"● [bold]{source}[/bold]")
+    elif path.destination.load_balancer is not None and path.destination.load_balancer.internet_facing:
+        console.print(f"[bold cyan]{RETURN}[/bold cyan] · not judged: the request finds no way to the internet")
     else:
         console.print(f"[bold cyan]{RETURN}[/bold cyan] · same subnet: no network ACL or route table on the way")
 
@@ -228,8 +230,10 @@ def render_answer(console: Console, answer: Answer) -> None:
             console.print(f"  [dim]↳ {escape(step)}[/dim]")
         lb = destination.get("load_balancer")
         if isinstance(lb, dict):
+            listeners = ", ".join(f"{item['protocol']} {item['port']}" for item in lb.get("listeners") or ()) or "none"
             console.print(
-                f"  [dim]↳ load balancer {lb['name']} ({lb['type']}, {lb['scheme']}): {destination['note']}[/dim]"
+                f"  [dim]↳ load balancer {escape(lb['name'])} ({lb['type']}, {lb['scheme']}; listeners: "
+                f"{escape(listeners)}): {destination['note']}[/dim]"
             )
     else:
         console.print(f"  [dim]({_where(destination)})[/dim]")
