@@ -23,7 +23,7 @@ C7N := $(C7N_VENV)/bin/custodian
 # pytest workers (pytest-xdist); tests that share a session-wide resource are grouped (--dist loadgroup)
 TEST_WORKERS ?= auto
 
-.PHONY: help demo test fuzz lint typecheck os-packages unit validate build deploy invoke bench bench-smoke checkov stackset-template clean lock venv uv tools
+.PHONY: help demo test fuzz lint typecheck os-packages unit validate build deploy deploy-config invoke bench bench-smoke checkov stackset-template clean lock venv uv tools
 
 help:
 	@echo "make demo      run the seed lab end to end on an embedded AWS emulator"
@@ -137,8 +137,12 @@ stackset-template: build
 	$(SAM_VENV)/bin/cfn-lint .aws-sam/stackset/template.json
 
 CONFIG_ENV ?= default
-deploy: build
+# An environment that still holds samconfig.toml's example IDs is refused before anything is built.
+deploy: deploy-config build
 	$(SAM) deploy --config-env $(CONFIG_ENV)
+
+deploy-config:
+	$(PYTHON) tools/check_samconfig.py --config-env $(CONFIG_ENV)
 
 FUNCTION ?= RepairRoutesFunction
 EVENT ?= events/repair_routes__DeleteRoute.json
