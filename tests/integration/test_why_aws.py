@@ -298,6 +298,8 @@ def test_a_path_across_a_cross_account_peering_is_read_on_both_sides(across, cap
     code, doc = why(capsys, api.instance, web.ip, "--port", "22", *other)
     assert code == 2
     assert codes(doc) == [("NO_ROUTE_TO_DESTINATION", "return", web.table)]
+    # the caller's `apply` routes only its own account's tables: the partner's fix is the AWS CLI's
+    assert doc["fixes"][0].startswith(f"aws ec2 create-route --route-table-id {web.table} ")
 
     # and from the partner's instance back, the caller's account being the other side
     code, doc = why(capsys, web.instance, api.instance, "--port", "22", *other)

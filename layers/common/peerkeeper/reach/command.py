@@ -94,7 +94,11 @@ def planned_routes(observed: Observed, account_id: str, settings: Settings) -> f
     world = routes.RouteWorld(
         peerings=tuple(inventory.parse_peering(item, region) for region, item in observed.raw_peerings),
         vpcs={item["VpcId"]: inventory.parse_vpc(item, region) for region, item in observed.raw_vpcs},
-        tables=tuple(inventory.parse_route_table(item, region) for region, item in observed.raw_tables),
+        tables=tuple(
+            inventory.parse_route_table(item, region)
+            for region, item in observed.raw_tables
+            if item.get("OwnerId", account_id) == account_id  # `apply` here routes only this account's tables
+        ),
     )
     plan = routes.plan(world, account_id, settings)
     return frozenset(

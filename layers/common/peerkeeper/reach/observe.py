@@ -1,10 +1,15 @@
 """Observe for ``why``: find the two ends, then read their network in bulk, counting every read.
 
-Reads, in each region involved, one filtered (paginated) describe per kind:
+Reads, in each region involved (and, with ``--account``, in the account holding each end, through
+its assumed role), one filtered (paginated) describe per kind:
 
-- network interfaces: one call per kind of identifier asked (instance, interface, IPv4, IPv6);
-- for a DNS name: the private zones associated with the source's VPC, the record (followed through
-  CNAMEs and aliases), the load balancers of the region, the load balancer's subnets;
+- instances asked by ID: DescribeInstances (their interfaces and states in one call); interfaces and
+  addresses: one DescribeNetworkInterfaces per kind of identifier (interface, IPv4, IPv6), then one
+  DescribeInstances for the states of the instances holding them;
+- for a DNS name: the private zones associated with the source's VPC (Route 53 of the question's
+  partition), the record (followed through CNAMEs and aliases), the load balancers of the region, the
+  load balancer's listeners (DescribeListeners, one call; a classic one lists them itself) and subnets;
+- for an internet-facing load balancer: the NAT gateway the source's route to the internet names;
 - VPCs, route tables and network ACLs of the VPCs involved, the security groups of both ends;
 - the peering connections joining the VPCs involved (only when they differ), plus any other connection
   a route on the way points at, and the entries of prefix lists that rules or routes on the way name.
