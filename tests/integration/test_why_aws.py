@@ -120,6 +120,8 @@ def test_the_terminal_answer_names_the_load_balancer(seed, internal, capsys):
     assert code == 2
     assert "ELB_LISTENERS_MISMATCH" in out
     assert "listens on HTTP 443" in out
+    # the header says where the source is, on one line (the plan's two-line "where" is not why's)
+    assert f"source       {seed.api.instance}  ({seed.api.subnet}, {seed.api.vpc}, {REGION})" in out
 
 
 # -- an internet-facing load balancer from a peered VPC ---------------------------------------

@@ -326,7 +326,7 @@ def _render_paths(console: Console, paths: list[Path], answer: Answer) -> None:
 
 def render_answer(console: Console, answer: Answer) -> None:
     source, destination = answer.source, answer.destination
-    console.print(f"[bold]source[/bold]       {source['input']}  [dim]({_where(source)})[/dim]")
+    console.print(f"[bold]source[/bold]       {source['input']}  [dim]({_hop_where(source)})[/dim]")
     console.print(f"[bold]destination[/bold]  {destination['input']}", end="")
     if destination.get("kind") == "dns-name":
         console.print()
@@ -340,7 +340,7 @@ def render_answer(console: Console, answer: Answer) -> None:
                 f"{escape(listeners)}): {destination['note']}[/dim]"
             )
     else:
-        console.print(f"  [dim]({_where(destination)})[/dim]")
+        console.print(f"  [dim]({_hop_where(destination)})[/dim]")
     alike: dict[tuple[tuple[str, str, str, bool, str], ...], list[Path]] = {}
     for path in answer.paths:
         alike.setdefault(_signature(path), []).append(path)
