@@ -330,3 +330,64 @@ def test_account_options_are_checked(across, capsys, args, message):
     assert code == 1
     assert message in err
     assert err.count("\n") == 1
+
+
+# -- --to-targets: on from the load balancer to its registered targets ------------------------
+def target_group_of(lb: Balancer) -> str:
+    elbv2: Any = boto3.client("elbv2", region_name=REGION)
+    return str(elbv2.describe_target_groups(LoadBalancerArn=lb.arn)["TargetGroups"][0]["TargetGroupArn"])
+
+
+def test_to_targets_follows_the_load_balancer_on_to_its_registered_targets(seed, internal, capsys):
+    asked = (seed.api.instance, internal.dns, "--port", "443", "--to-targets")
+    code, doc = why(capsys, *asked)
+    assert code == 2  # nothing registered: no path on
+    assert codes(doc) == [("NO_PATH", "forward", internal.arn)]
+    assert doc["targets"]["paths"] == []
+
+    group = target_group_of(internal)
+    elbv2: Any = boto3.client("elbv2", region_name=REGION)
+    elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": seed.web.instance}])
+    code, doc = why(capsys, *asked)
+
+    # web's group allows 22 from api-vpc, not the target group's port 8080 from the load balancer
+    assert code == 2
+    assert codes(doc) == [("ENI_SG_RULES_MISMATCH", "forward", seed.web.group)]
+    assert doc["explanations"][0]["leg"] == "to-targets"
+    targets = doc["targets"]
+    assert "health" in targets["note"]
+    assert [(p["port"], p["target_group"], p["reachable"]) for p in targets["paths"]] == [(8080, group, False)] * 2
+    assert doc["fixes"] == [
+        f"aws ec2 authorize-security-group-ingress --group-id {seed.web.group} --protocol tcp --port 8080 "
+        f"--cidr {seed.web.cidr} --region {REGION}"
+    ]
+    assert doc["reads"]["by_operation"]["describe_target_groups"] == 1
+    assert doc["reads"]["by_operation"]["describe_target_health"] == 1
+
+    allow_from_group = {
+        "IpProtocol": "tcp",
+        "FromPort": 8080,
+        "ToPort": 8080,
+        "UserIdGroupPairs": [{"GroupId": internal.group}],
+    }
+    ec2_client().authorize_security_group_ingress(GroupId=seed.web.group, IpPermissions=[allow_from_group])
+    code, doc = why(capsys, *asked)
+    assert (code, doc["explanations"], doc["targets"]["reachable"]) == (0, [], True)
+    assert why(capsys, seed.api.instance, internal.dns, "--port", "443")[0] == 0  # without: as before
+
+    ec2_client().stop_instances(InstanceIds=[seed.web.instance])
+    code, doc = why(capsys, *asked)
+    assert codes(doc) == [("BAD_STATE", "forward", seed.web.instance)]
+
+    capsys.readouterr()
+    app.main(["why", *asked])
+    out = capsys.readouterr().out
+    assert "on to the registered targets" in out
+    assert "BAD_STATE (forward, load balancer to target)" in out
+
+
+def test_to_targets_asks_about_tcp_or_udp(seed, internal, capsys):
+    code = app.main(["why", seed.api.instance, internal.dns, "--protocol", "icmp", "--to-targets"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "--to-targets follows tcp or udp" in err

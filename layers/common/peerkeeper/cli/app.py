@@ -81,6 +81,11 @@ def _why_parser(commands: Any) -> None:
     accounts = why.add_argument_group("other accounts (SOURCE or DESTINATION may be there; each end read in its own)")
     accounts.add_argument("--account", action="append", metavar="ID", help="look in this account too (repeatable)")
     accounts.add_argument("--role-name", metavar="NAME", help="the role assumed in each --account")
+    why.add_argument(
+        "--to-targets",
+        action="store_true",
+        help="follow a load balancer DESTINATION on to its registered targets (their health is not judged)",
+    )
     why.set_defaults(handler=cmd_why)
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from peerkeeper.reach.command import Answer
+    from peerkeeper.reach.model import Traffic
 
 
 STYLES = {PLANNED: "cyan", DONE: "green", CONVERGED: "green", TERMINAL: "yellow", FAILED: "bold red", SKIPPED: "dim"}
@@ -300,7 +301,7 @@ def _signature(path: Path) -> tuple[tuple[str, str, str, bool, str], ...]:
     return tuple((hop.direction, hop.step, hop.component, hop.ok, hop.detail) for hop in path.hops)
 
 
-def _render_paths(console: Console, paths: list[Path], answer: Answer) -> None:
+def _render_paths(console: Console, paths: list[Path], answer: Answer, traffic: Traffic | None = None) -> None:
     """Paths that meet the same hops alike (a load balancer's nodes, usually) are drawn once."""
     path = paths[0]
     version = path.destination.address.version
@@ -308,7 +309,7 @@ def _render_paths(console: Console, paths: list[Path], answer: Answer) -> None:
     destination = path.destination.text()
     if len(paths) > 1:
         destination += "".join(f", {shown(p.destination.address)}" for p in paths[1:])
-    console.print(f"[bold cyan]{FORWARD}[/bold cyan] · {answer.traffic.text(version)}")
+    console.print(f"[bold cyan]{FORWARD}[/bold cyan] · {(traffic or answer.traffic).text(version)}")
     console.print(f"● [bold]{source}[/bold]")
     console.print(_hops_table(path.direction(FORWARD)))
     console.print(f"● [bold]{destination}[/bold]")
@@ -347,8 +348,33 @@ def render_answer(console: Console, answer: Answer) -> None:
     for paths in alike.values():
         console.print()
         _render_paths(console, paths, answer)
+    if answer.targets_asked:
+        _render_targets(console, answer)
     console.print()
     verdict(console, answer)
+
+
+def _render_targets(console: Console, answer: Answer) -> None:
+    """``--to-targets``: the load balancer on to each registered target (one drawing per target)."""
+    from peerkeeper.reach.command import TARGET_HEALTH_NOTE  # noqa: PLC0415  (why's rendering only)
+
+    console.print()
+    console.print(f"[bold]on to the registered targets[/bold] [dim]({TARGET_HEALTH_NOTE})[/dim]")
+    for note in answer.target_notes:
+        console.print(f"  [dim]↳ {escape(note)}[/dim]")
+    if not answer.targets:
+        console.print("  [bold red]✘[/bold red] no instance or IP target is registered behind those listeners")
+    by_target: dict[str, list[Any]] = {}
+    for target in answer.targets:
+        by_target.setdefault(target.path.destination.name, []).append(target)
+    for targets in by_target.values():
+        console.print()
+        paths = [t.path for t in targets]
+        alike: dict[tuple[tuple[str, str, str, bool, str], ...], list[Path]] = {}
+        for path in paths:
+            alike.setdefault(_signature(path), []).append(path)
+        for group in alike.values():
+            _render_paths(console, group, answer, targets[0].traffic)
 
 
 def verdict(console: Console, answer: Answer) -> None:
@@ -359,7 +385,8 @@ def verdict(console: Console, answer: Answer) -> None:
         blocking = answer.explanations
         console.print(f"[bold red]✘ not reachable[/bold red]: {len(blocking)} blocking component(s)")
         for explanation in blocking:
-            console.print(f"  [red]{explanation.code}[/red] ({explanation.direction}) {explanation.component}")
+            leg = ", load balancer to target" if explanation.detail.get("leg") == "to-targets" else ""
+            console.print(f"  [red]{explanation.code}[/red] ({explanation.direction}{leg}) {explanation.component}")
         if answer.fixes:
             console.print("[bold]fixes[/bold]")
             for fix in answer.fixes:

@@ -71,6 +71,7 @@ def cmd_why(args: argparse.Namespace, base: Mapping[str, str]) -> int:
             settings=settings,
             own_allowlist=own,
             accounts=accounts,
+            to_targets=getattr(args, "to_targets", False),
         )
     except command.InputError as error:
         raise UsageError(str(error)) from error

@@ -363,6 +363,7 @@ INTERNET_FACING = "internet-facing"
 class Listener:
     protocol: str  # as the API writes it: HTTP, HTTPS, TCP, TLS, UDP, TCP_UDP, SSL ...
     port: int
+    target_groups: tuple[str, ...] = ()  # the ARNs its default action forwards to
 
     def serves(self, protocol: str) -> bool:
         """Whether the listener accepts packets of ``protocol`` (a protocol number as text)."""

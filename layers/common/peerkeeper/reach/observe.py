@@ -140,6 +140,7 @@ class Ends:
     source: Node
     destinations: tuple[Node, ...]
     destination: dict[str, Any]  # what the destination is (JSON-ready)
+    targets: tuple[Node, ...] = ()  # a load balancer's registered targets, when asked (--to-targets)
 
 
 # -- network interfaces -----------------------------------------------------------------------
@@ -407,7 +408,9 @@ def _v2_load_balancer(reader: Reader, clients: Clients, region: str, lb: Mapping
     arn = lb["LoadBalancerArn"]
     listed = reader.pages(clients.elbv2(region), "describe_listeners", "Listeners", LoadBalancerArn=arn)
     listeners = tuple(
-        Listener(str(item.get("Protocol") or "TCP").upper(), int(item["Port"])) for item in listed if item.get("Port")
+        Listener(str(item.get("Protocol") or "TCP").upper(), int(item["Port"]), _forwards_to(item))
+        for item in listed
+        if item.get("Port")
     )
     return LoadBalancer(
         name=lb["LoadBalancerName"],
@@ -420,6 +423,97 @@ def _v2_load_balancer(reader: Reader, clients: Clients, region: str, lb: Mapping
         arn=arn,
         listeners=tuple(sorted(set(listeners), key=lambda listener: (listener.port, listener.protocol))),
     )
+
+
+def _forwards_to(listener: Mapping[str, Any]) -> tuple[str, ...]:
+    """The target groups a listener's default actions forward to (one, or a weighted set)."""
+    arns: list[str] = []
+    for action in listener.get("DefaultActions") or ():
+        if action.get("TargetGroupArn"):
+            arns.append(action["TargetGroupArn"])
+        arns += [g["TargetGroupArn"] for g in (action.get("ForwardConfig") or {}).get("TargetGroups") or ()]
+    return tuple(dict.fromkeys(arns))
+
+
+@dataclass(frozen=True)
+class LbTarget:
+    """A target registered in a target group that a listener serving the question forwards to."""
+
+    target_group: str
+    node: Node
+    protocol: str  # tcp | udp
+    port: int
+
+
+def find_targets(reader: Reader, lb_node: Node, protocol: str, port: int | None) -> tuple[list[LbTarget], list[str]]:
+    """The registered targets behind the listeners that serve ``protocol``/``port``, and notes on the
+    targets left out (Lambda functions, other load balancers, targets no interface holds).
+
+    Reads: DescribeTargetGroups (the groups of those listeners), DescribeTargetHealth per group (the only
+    call listing registered targets; the health it returns is not judged), then one DescribeInstances
+    and one DescribeNetworkInterfaces at most for the targets' interfaces.
+    """
+    lb = lb_node.load_balancer
+    if lb is None or not lb.arn:
+        raise InputError("--to-targets needs an application or network load balancer as DESTINATION")
+    number = "6" if protocol == "tcp" else "17"
+    arns = sorted(
+        {arn for listener in lb.listeners if listener.serves(number) and port in (None, listener.port)
+         for arn in listener.target_groups}
+    )  # fmt: skip
+    if not arns:
+        return [], []
+    registered, notes = _registered(reader, reader.clients_for(lb_node.account).elbv2(lb.region), arns)
+    interfaces = _target_interfaces(reader, lb_node.account, lb.region, registered)
+    targets = []
+    for group_arn, kind, target_id, target_port in registered:
+        held = interfaces.get(target_id)
+        if held is None:
+            notes.append(f"{target_id} (registered in {group_arn}) is held by no interface peerkeeper can see")
+            continue
+        ident = Ident(target_id, "instance" if kind == "instance" else "ipv4")
+        targets.append(LbTarget(group_arn, interface_node(held, ident, 4), protocol, target_port))
+    return targets, notes
+
+
+def _registered(reader: Reader, elbv2: Any, arns: Sequence[str]) -> tuple[list[tuple[str, str, str, int]], list[str]]:
+    """(group, type, id, port) of each instance or IP target, and a note for each other target."""
+    registered: list[tuple[str, str, str, int]] = []
+    notes: list[str] = []
+    for group in reader.pages(elbv2, "describe_target_groups", "TargetGroups", TargetGroupArns=list(arns)):
+        kind = group.get("TargetType", "instance")
+        listed = reader.call(elbv2, "describe_target_health", TargetGroupArn=group["TargetGroupArn"])
+        for item in listed.get("TargetHealthDescriptions") or ():
+            target = item["Target"]
+            if kind in ("instance", "ip"):
+                port = int(target.get("Port") or group.get("Port") or 0)
+                registered.append((group["TargetGroupArn"], kind, target["Id"], port))
+            else:
+                notes.append(f"{target['Id']} ({kind} target of {group.get('TargetGroupName')}) is not analysed")
+    return registered, notes
+
+
+def _target_interfaces(
+    reader: Reader, account: str, region: str, registered: Sequence[tuple[str, str, str, int]]
+) -> dict[str, Found]:
+    """Each target's interface: an instance's primary one (with its state), an address's holder."""
+    instance_ids = sorted({t[2] for t in registered if t[1] == "instance"})
+    addresses = sorted({t[2] for t in registered if t[1] == "ip"})
+    interfaces: dict[str, Found] = {}
+    if instance_ids:
+        for item, state in _instance_interfaces(describe_instances(reader, account, region, instance_ids)):
+            if (item.get("Attachment") or {}).get("DeviceIndex", 0) == 0:
+                interfaces[item["Attachment"]["InstanceId"]] = Found(region, item, account, state)
+    if addresses:
+        found = reader.pages(
+            reader.clients_for(account).ec2(region), "describe_network_interfaces", "NetworkInterfaces",
+            Filters=_filters(**{"addresses.private-ip-address": addresses}),
+        )  # fmt: skip
+        for item in found:
+            for address in addresses:
+                if _holds(item, Ident(address, "ipv4")):
+                    interfaces[address] = Found(region, item, account)
+    return interfaces
 
 
 def load_balancer_nodes(reader: Reader, lb: LoadBalancer, version: int, account: str = "") -> list[Node]:
@@ -552,7 +646,7 @@ class Observed:
 
 def observe_network(reader: Reader, ends: Ends) -> Observed:
     """Each end's VPC read in its own account and region: VPCs, route tables, ACLs, its groups."""
-    nodes = [ends.source, *ends.destinations]
+    nodes = [ends.source, *ends.destinations, *ends.targets]
     vpcs_by_place: dict[tuple[str, str], set[str]] = defaultdict(set)
     groups_by_place: dict[tuple[str, str], set[str]] = defaultdict(set)
     for node in nodes:
@@ -640,7 +734,7 @@ def _peerings(reader: Reader, ends: Ends, net: Network) -> list[tuple[str, dict[
     """
     source = ends.source
     ec2 = reader.clients_for(source.account).ec2(source.region)
-    vpc_ids = {source.vpc_id} | {n.vpc_id for n in ends.destinations}
+    vpc_ids = {source.vpc_id} | {n.vpc_id for n in (*ends.destinations, *ends.targets)}
     found: list[tuple[str, dict[str, Any]]] = []
     if len(vpc_ids) > 1 and not _only_internet(ends):
         filters = _filters(**{"requester-vpc-info.vpc-id": vpc_ids, "accepter-vpc-info.vpc-id": vpc_ids})
