@@ -187,6 +187,7 @@ def build_why_world(endpoint: str) -> dict[str, str]:
     target_group = elbv2.create_target_group(Name="why-www", Protocol="HTTP", Port=80, VpcId=vpcs["web"])
     forward: Any = [{"Type": "forward", "TargetGroupArn": target_group["TargetGroups"][0]["TargetGroupArn"]}]
     elbv2.create_listener(LoadBalancerArn=arn, Protocol="HTTP", Port=443, DefaultActions=forward)
+    elbv2.register_targets(TargetGroupArn=forward[0]["TargetGroupArn"], Targets=[{"Id": ends["web"]}])
     zone = clients.route53().create_hosted_zone(
         Name="why.private",
         CallerReference="why",
@@ -216,6 +217,7 @@ def test_the_plan_role_allows_the_reads_of_why_in_its_account(endpoint, plan_rol
         [ends["api"], ends["web"], "--port", "22"],  # instances: DescribeInstances; a prefix-list route
         [ends["api-ip"], ends["web-eni"], "--port", "22"],  # an address and an interface
         [ends["api"], "www.why.private", "--port", "443"],  # a private name, a load balancer, a NAT gateway
+        [ends["api"], "www.why.private", "--port", "443", "--to-targets"],  # its target group and targets
     ]
 
     role_calls.recording = True
