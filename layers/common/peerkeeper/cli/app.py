@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     graph.add_argument("--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     graph.add_argument("--detail", choices=("tables",), help="tables: each VPC's route tables, missing routes in red")
+    graph.add_argument("--intent", metavar="FILE", help="also draw the pairs a network file declares (dotted)")
     common_options(graph)
     fleet_options(graph)
     graph.set_defaults(handler=cmd_graph)

@@ -10,7 +10,7 @@ copy per region), a side's DNS option is what any copy reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from peerkeeper.fleet import DEFAULT_PARALLEL, Target, fan_out, units
@@ -90,18 +90,31 @@ def observe(
                 on_unit(target.account_id, settings.region)
 
     results = fan_out(pairs, one, parallel)
-    vpcs: list[Vpc] = []
-    tables: list[RouteTable] = []
-    copies: list[tuple[str, str, Peering]] = []
+    seen: list[Seen] = []
     policies: dict[tuple[str, str], Settings] = {}
     errors: list[str] = []
-    for (target, settings), (seen, error) in zip(pairs, results, strict=True):
-        if seen is None:
+    for (target, settings), (found, error) in zip(pairs, results, strict=True):
+        if found is None:
             errors.append(f"{target.account_id} {settings.region}: {error}")
             continue
-        policies[(seen.account_id, seen.region)] = settings
-        # Shared VPCs (RAM) are listed by their participants too: a VPC counts in its owner's unit.
-        vpcs += [replace(v, owner_id=seen.account_id) for v in seen.vpcs if v.owner_id in ("", seen.account_id)]
-        tables += seen.tables
-        copies += [(seen.account_id, seen.region, peering) for peering in seen.peerings]
-    return World(tuple(vpcs), merge_peerings(copies), tuple(tables), policies), errors
+        seen.append(found)
+        policies[(found.account_id, found.region)] = settings
+    return assemble(seen, policies), errors
+
+
+def assemble(seen: Sequence[Seen], policies: Mapping[tuple[str, str], Settings]) -> World:
+    """One world from what each account-region read (a VPC or table read twice counts once)."""
+    vpcs: dict[str, Vpc] = {}
+    tables: dict[str, RouteTable] = {}
+    copies: list[tuple[str, str, Peering]] = []
+    for unit in seen:
+        for vpc in unit.vpcs:
+            # Shared VPCs (RAM) are listed by their participants too: a VPC counts in its owner's unit.
+            if vpc.owner_id in ("", unit.account_id):
+                vpcs.setdefault(vpc.id, replace(vpc, owner_id=unit.account_id))
+        for table in unit.tables:
+            tables.setdefault(table.id, table)
+        copies += [(unit.account_id, unit.region, peering) for peering in unit.peerings]
+    ordered_vpcs = tuple(vpcs[key] for key in sorted(vpcs))
+    ordered_tables = tuple(tables[key] for key in sorted(tables))
+    return World(ordered_vpcs, merge_peerings(copies), ordered_tables, dict(policies))
