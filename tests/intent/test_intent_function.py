@@ -66,7 +66,7 @@ def test_a_retryable_failure_raises_after_the_rest(parameter, calls, lambda_cont
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
 
-    recorded = BaseClient._make_api_call  # type: ignore[attr-defined]  (the conftest recorder)
+    recorded = BaseClient._make_api_call  # type: ignore[attr-defined]
 
     def throttled(self, operation, params):
         if operation == "CreateVpcPeeringConnection":
