@@ -34,6 +34,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
         "AcceptVpcPeeringConnection",
         "CreateFlowLogs",
         "CreateRoute",
+        "CreateTags",  # granted to intent for tag-on-create (CreateVpcPeeringConnection's TagSpecifications)
         "CreateVpcPeeringConnection",
         "DescribeFlowLogs",
         "DescribeRouteTables",
