@@ -20,8 +20,7 @@ from peerkeeper import peering as peering_concern
 from peerkeeper import routes
 from peerkeeper.clients import Clients
 from peerkeeper.fleet import DEFAULT_PARALLEL, Target, Unreachable
-from peerkeeper.intent.check import check
-from peerkeeper.intent.membership import declared_pairs
+from peerkeeper.intent.check import compile_and_check
 from peerkeeper.intent.model import (
     APPLY_PROBLEM,
     IN_SYNC,
@@ -59,8 +58,7 @@ EXECUTORS: dict[str, Executor] = {
 
 def evaluate(intent: Intent, world: World) -> IntentPlan:
     """Compile, check and plan one observed world (pure)."""
-    pairs = declared_pairs(intent, world.vpcs)
-    verdicts, findings = check(intent, pairs, world)
+    _pairs, verdicts, findings = compile_and_check(intent, world)
     return plan(verdicts, findings, world)
 
 
