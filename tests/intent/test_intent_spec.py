@@ -89,3 +89,14 @@ def test_each_mistake_is_one_line_with_file_line_and_fix(text, message):
         parse(text, "n.yaml")
     assert str(error.value) == message
     assert "\n" not in str(error.value)
+
+
+def test_the_readme_example_is_a_valid_ten_line_file():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Declare the network: `peerkeeper intent`") :]
+    example = section[section.index("```yaml\n") + len("```yaml\n") : section.index("```\n", section.index("```yaml"))]
+    assert len(example.splitlines()) == 10
+    intent = parse(example, "README.md")
+    assert [n.name for n in intent.networks] == ["prod", "shared"]
