@@ -29,8 +29,11 @@ def mesh(*names: str, **extra) -> Intent:
     return Intent(tuple(Network(n, MESH, (Selector((("net", n),)),)) for n in sorted(names)), **extra)
 
 
+def side(v: Vpc) -> PeeringSide:
+    return PeeringSide(v.owner_id, v.id, v.region, v.cidrs)
+
+
 def connection(pcx: str, a: Vpc, b: Vpc, tags=()) -> Peering:
-    side = lambda v: PeeringSide(v.owner_id, v.id, v.region, v.cidrs)  # noqa: E731
     return Peering(pcx, ACTIVE, side(a), side(b), tags=tags)
 
 

@@ -19,6 +19,7 @@ routed here (the sweep does that), and nothing is ever deleted.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -159,7 +160,16 @@ def plan(verdicts: Sequence[Verdict], findings: Sequence[IntentFinding], world: 
             steps += _dns(verdict.pair, pairing.future, not pairing.waits, accounts)
     route_steps, conflicts = _routes(pairings, world)
     steps += route_steps
-    edges = tuple(_edge(verdict, pairings.get(verdict.pair.ids), steps, conflicts) for verdict in verdicts)
+    steps_of: dict[frozenset[str], list[Step]] = defaultdict(list)
+    for step in steps:
+        steps_of[step.pair].append(step)
+    conflicts_of: dict[frozenset[str], list[IntentFinding]] = defaultdict(list)
+    for ids, finding in conflicts:
+        conflicts_of[ids].append(finding)
+    edges = tuple(
+        _edge(verdict, pairings.get(verdict.pair.ids), steps_of[verdict.pair.ids], conflicts_of[verdict.pair.ids])
+        for verdict in verdicts
+    )
     found = list(findings) + [finding for _, finding in sorted(conflicts, key=lambda item: item[1].resource)]
     return IntentPlan(tuple(steps), edges, tuple(found))
 
@@ -206,18 +216,12 @@ def _routes(
     return steps, conflicts
 
 
-def _edge(
-    verdict: Verdict,
-    pairing: _Pairing | None,
-    steps: Sequence[Step],
-    conflicts: Sequence[tuple[frozenset[str], IntentFinding]],
-) -> Edge:
+def _edge(verdict: Verdict, pairing: _Pairing | None, todo: Sequence[Step], blocked: Sequence[IntentFinding]) -> Edge:
+    """The pair's state from its own steps and route conflicts."""
     pair, connection = verdict.pair, verdict.connection
     connection_id = connection.id if connection is not None else None
     if not verdict.feasible:
         return Edge(pair, INFEASIBLE, connection_id, verdict.code, verdict.reason)
-    todo = [step for step in steps if step.pair == pair.ids]
-    blocked = [finding for ids, finding in conflicts if ids == pair.ids]
     if pairing is not None and pairing.pending and not [s for s in todo if s.ready]:
         status = connection.status if connection is not None else "?"
         return Edge(pair, PENDING, connection_id, reason=f"{connection_id} is {status}")
