@@ -40,6 +40,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
         "DescribeRouteTables",
         "DescribeVpcPeeringConnections",
         "DescribeVpcs",
+        "GetManagedPrefixListEntries",
         "ModifyVpcPeeringConnectionOptions",
         "RejectVpcPeeringConnection",
         "ReplaceRoute",

@@ -12,6 +12,7 @@ from peerkeeper.cli.common import EXIT_ERROR, EXIT_OK, UsageError, stdout_is_ter
 from peerkeeper.cli.output import display, enter_fleet
 from peerkeeper.cli.run import Result, run_many, unit_count
 from peerkeeper.fleet import Target
+from peerkeeper.model import printable
 from peerkeeper.settings import DRY_RUN
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
         except graphviz.GraphvizError as failed:
             raise UsageError(str(failed)) from failed
     for error in errors:
-        sys.stderr.write(f"peerkeeper: warning: {error}\n")
+        sys.stderr.write(f"peerkeeper: warning: {printable(error)}\n")
     if args.output:
         try:
             graph.write_atomically(Path(args.output), content)
