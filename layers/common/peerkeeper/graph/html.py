@@ -218,6 +218,7 @@ def _vpc_title(vpc: VpcNode, edges: Sequence[Edge]) -> str:
         lines.append(f"flow logs: {vpc.flow_logs}" + (" (peerkeeper:ignore)" if vpc.ignored else ""))
     for table in vpc.tables:
         lines.append(f"{table.id}: {len(table.routes)} routes" + (" (ignored)" if table.ignored else ""))
+        lines += [f"  prefix list {route}" for route in table.prefix_list_routes]
         lines += [f"  missing {m.destination} via {m.peering}" for m in table.missing]
         lines += [f"  conflict: {c}" for c in table.conflicts]
     lines += [f"{edge.label}" for edge in edges]
