@@ -31,7 +31,7 @@ ROLES = ("AcceptPeeringRole", "RepairRoutesRole", "SyncDnsRole", "EnableFlowLogs
 EVENT_FUNCTIONS = ("AcceptPeeringFunction", "RepairRoutesFunction", "SyncDnsFunction", "EnableFlowLogsFunction")
 FUNCTIONS = (*EVENT_FUNCTIONS, "SweepFunction")
 ALL_TEMPLATE_EVENTS = sorted((ROOT / "events").glob("*.json"))
-CLOUDTRAIL_EVENTS = [path for path in ALL_TEMPLATE_EVENTS if not path.name.startswith("sweep__")]
+CLOUDTRAIL_EVENTS = [path for path in ALL_TEMPLATE_EVENTS if not path.name.startswith(("sweep__", "intent__"))]
 
 
 def role_arn(logical_id: str) -> str:
