@@ -3,8 +3,7 @@
 Part one is the seed lab exactly as written (one region, one stack, ``api.elb.lab.private=api-elb``):
 peerkeeper does the seed's steps 1, 3, 4 and 5 from the events, a person does step 2, and the seed's
 ping story follows. Part two goes beyond the seed lab, each chapter announced as such. Chapters are
-numbered as they are told, so a chapter added at a hook (:func:`chapter_prefix_list_guard`,
-:func:`chapter_intent`) renumbers the ones after it.
+numbered as they are told, so a chapter added in :func:`play` renumbers the ones after it.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import copy
 import os
 import shlex
 import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,7 @@ from peerkeeper.cli.demo.lab import (
     ZONE_NAME,
     DemoError,
     Lab,
+    Network,
     build_network,
     build_other_region,
     build_tagged_vpc,
@@ -65,6 +66,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from peerkeeper.cli.demo.rules import Rule, Stack
+    from peerkeeper.fleet import Target
+    from peerkeeper.intent.model import Intent
+    from peerkeeper.intent.run import IntentResult
 
 
 _FINDINGS = (("refused", "refused", "yellow"), ("conflicts", "conflict", "magenta"), ("problems", "problem", "red"))
@@ -560,22 +564,29 @@ networks:
 """
 
 
-def show_intent(story: Story, doc: Mapping[str, Any], names: Mapping[str, str]) -> None:
-    """``intent plan`` / ``intent apply``'s lines: one per pair, action and finding, then the counts."""
-    for edge in doc["edges"]:
-        vpcs = " ↔ ".join(names.get(v["vpc"], v["vpc"]) for v in edge["vpcs"])
-        via = f" via {edge['connection']}" if edge["connection"] else ""
-        code = f" [bold red]{edge['code']}[/bold red]: {escape(edge.get('reason', ''))}" if edge.get("code") else ""
-        story.console.print(f"    {edge['state']:10} {escape(edge['network'])}: {vpcs}{via}{code}", soft_wrap=True)
-    for action in doc["actions"]:
+def show_intent(story: Story, doc: Mapping[str, Any], names: Mapping[str, str], *, each_action: bool) -> None:
+    """``intent plan`` / ``intent apply``'s lines, shortened: the pairs (a plan) or each action (apply),
+    the findings no pair already names, then the counts."""
+    if not each_action:
+        for edge in doc["edges"]:
+            vpcs = " ↔ ".join(names.get(v["vpc"], v["vpc"]) for v in edge["vpcs"])
+            via = f" via {edge['connection']}" if edge["connection"] else ""
+            code = f" [bold red]{edge['code']}[/bold red]: {escape(edge.get('reason', ''))}" if edge.get("code") else ""
+            story.console.print(f"    {edge['state']:10} {escape(edge['network'])}: {vpcs}{via}{code}", soft_wrap=True)
+    kinds = Counter(action["kind"] for action in doc["actions"])
+    if doc["actions"] and not each_action:
+        story.console.print(f"    would do: {', '.join(f'{n} {kind}' for kind, n in kinds.items())}")
+    for action in doc["actions"] if each_action else ():
         mark = _OUTCOME_MARKS.get(action.get("outcome", ""), "•")
         story.console.print(
             f"    {mark} {action['kind']} [bold]{action['resource']}[/bold]: {escape(action['reason'])}", soft_wrap=True
         )
+    on_edges = {(edge.get("code"), edge.get("reason")) for edge in doc["edges"]}
     for finding in doc["findings"]:
-        story.console.print(
-            f"    [magenta]{finding['code']}[/magenta] {escape(str(finding['reason']))}", soft_wrap=True
-        )
+        if (finding["code"], finding["reason"]) not in on_edges:
+            story.console.print(
+                f"    [magenta]{finding['code']}[/magenta] {escape(str(finding['reason']))}", soft_wrap=True
+            )
     counts = doc["counts"]
     states = ", ".join(f"{counts[state]} {state}" for state in ("in-sync", "pending", "missing", "infeasible"))
     story.console.print(
@@ -586,9 +597,7 @@ def show_intent(story: Story, doc: Mapping[str, Any], names: Mapping[str, str]) 
 
 def chapter_intent(story: Story, endpoint: str, directory: Path) -> None:
     """``peerkeeper intent``: three VPCs tagged into a mesh, an overlapping fourth refused, apply, plan in sync."""
-    from peerkeeper import graph  # noqa: PLC0415  (only this chapter draws the intent)
-    from peerkeeper.cli.run import run  # noqa: PLC0415
-    from peerkeeper.fleet import Target, dry_run  # noqa: PLC0415
+    from peerkeeper.fleet import Target  # noqa: PLC0415
     from peerkeeper.intent import spec  # noqa: PLC0415
     from peerkeeper.intent.run import apply_intent, plan_intent  # noqa: PLC0415
     from peerkeeper.settings import Settings  # noqa: PLC0415
@@ -611,13 +620,29 @@ def chapter_intent(story: Story, endpoint: str, directory: Path) -> None:
     target = Target(Clients(endpoint_url=endpoint), ACCOUNT, (Settings.from_env(os.environ),))
     command = f"{path.name} --region {REGION}"
     story.console.print(f"  [bold]$ peerkeeper intent plan {command}[/bold]")
-    show_intent(story, plan_intent(intent, [target]).document(), names)
+    show_intent(story, plan_intent(intent, [target]).document(), names, each_action=False)
     story.console.print(f"  [bold]$ peerkeeper intent apply {command}[/bold]")
     applied = apply_intent(intent, [target])
-    show_intent(story, applied.document(), names)
+    show_intent(story, applied.document(), names, each_action=True)
+    story.note(
+        "intent apply's calls are logged like anyone's: its AcceptVpcPeeringConnection events reach "
+        "repair_routes (its CreateVpcPeeringConnection events, to accept_peering, are left out here)"
+    )
+    for action in applied.actions:
+        if action["kind"] == "accept-peering" and action.get("outcome") == "done":
+            event = echo_event(action, lab, clients, function="alice", role_arn="")
+            if event is not None:
+                story.deliver(event, f"{action['resource']} [dim]by intent apply[/dim]")
     story.console.print(f"  [bold]$ peerkeeper intent plan {command}[/bold]")
     again = plan_intent(intent, [target])
-    show_intent(story, again.document(), names)
+    show_intent(story, again.document(), names, each_action=False)
+    check_intent(story, built, applied, again)
+    intent_picture(story, target, intent, path.name)
+
+
+def check_intent(story: Story, built: list[Network], applied: IntentResult, again: IntentResult) -> None:
+    """The mesh built in one apply, the second plan in sync, legacy-vpc refused, routes and flow logs."""
+    lab, clients = story.lab, story.clients
     final = again.document()
     members, legacy = built[:3], built[3]
     legacy_pairs = [e for e in final["edges"] if legacy.vpc in {v["vpc"] for v in e["vpcs"]}]
@@ -648,13 +673,22 @@ def chapter_intent(story: Story, endpoint: str, directory: Path) -> None:
         f"every new VPC has the seed's flow log ({LOG_GROUP})",
         all(flow_logs_as_seeded(clients, lab, network.vpc) for network in built),
     )
+
+
+def intent_picture(story: Story, target: Target, intent: Intent, file_name: str) -> None:
+    """``peerkeeper graph --intent FILE --output demo-intent.html``: the lab with the intent drawn."""
+    from peerkeeper import graph  # noqa: PLC0415  (only this chapter draws the intent)
+    from peerkeeper.cli.run import run  # noqa: PLC0415
+    from peerkeeper.fleet import dry_run  # noqa: PLC0415
+    from peerkeeper.intent.run import plan_intent  # noqa: PLC0415
+
     seen = run(dry_run(target), "graph")
     observed = graph.observed(seen.account_id, seen.reports, seen.inventories)
     drawing = graph.intent_overlay(graph.picture(observed, errors=seen.errors), plan_intent(intent, [target]).final)
     picture = Path.cwd() / "demo-intent.html"
     graph.write_atomically(picture, graph.render(drawing, "html"))
     story.console.print(
-        f"  [bold]$ peerkeeper graph --intent {path.name} --output {picture.name}[/bold]: {picture} "
+        f"  [bold]$ peerkeeper graph --intent {file_name} --output {picture.name}[/bold]: {picture} "
         "[dim](legacy-vpc's refused pairs dotted, labelled CIDR_OVERLAP; open it in a browser)[/dim]"
     )
 
