@@ -56,3 +56,13 @@ def test_graph_with_a_malformed_intent_file_is_one_line_before_any_call(cli, cal
         err == f"peerkeeper: error: {file}:3: network 'prod' has no members: add 'members: [{{tags: {{net: prod}}}}]'\n"
     )
     assert calls.made == []
+
+
+def test_the_page_draws_declared_pairs_too(cli, calls):
+    make_vpc("10.1.0.0/16", {"net": "prod"})
+    make_vpc("10.2.0.0/16", {"net": "prod"})
+    file = cli.file(FILE)
+    code, out, err = cli.run("graph", "--format", "html", "--intent", file)
+    assert code == 0, err
+    assert 'class="edge k-declared"' in out
+    assert "declared by prod" in out

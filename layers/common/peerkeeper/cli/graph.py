@@ -20,25 +20,6 @@ if TYPE_CHECKING:
     from peerkeeper.intent.plan import IntentPlan
 
 
-def _format(args: argparse.Namespace) -> tuple[str, str | None]:
-    """The format, and for SVG/PNG the ``dot`` that draws it: checked before anything is read from AWS."""
-    from peerkeeper import graph  # noqa: PLC0415  (not needed on the Lambda path)
-    from peerkeeper.graph import graphviz  # noqa: PLC0415
-
-    try:
-        fmt = graph.format_for(args.format, args.output)
-    except graph.FormatError as error:
-        raise UsageError(str(error)) from error
-    if fmt == "png" and not args.output and stdout_is_terminal():
-        raise UsageError("a PNG is not for a terminal: pass --output FILE.png (or pipe it)")
-    if fmt not in graphviz.IMAGE_FORMATS:
-        return fmt, None
-    try:
-        return fmt, graphviz.find_dot()
-    except graphviz.GraphvizError as error:
-        raise UsageError(str(error)) from error
-
-
 def intent_plan(intent: Intent, targets: list[Target], results: list[Result]) -> IntentPlan:
     """The intent judged over what each region's dry run read (its inventory)."""
     from peerkeeper.intent.observe import Seen, assemble  # noqa: PLC0415
@@ -67,6 +48,25 @@ def _read_intent(path: str) -> Intent:
         return spec.load(path)
     except spec.IntentFileError as error:
         raise UsageError(str(error)) from None
+
+
+def _format(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The format, and for SVG/PNG the ``dot`` that draws it: checked before anything is read from AWS."""
+    from peerkeeper import graph  # noqa: PLC0415  (not needed on the Lambda path)
+    from peerkeeper.graph import graphviz  # noqa: PLC0415
+
+    try:
+        fmt = graph.format_for(args.format, args.output)
+    except graph.FormatError as error:
+        raise UsageError(str(error)) from error
+    if fmt == "png" and not args.output and stdout_is_terminal():
+        raise UsageError("a PNG is not for a terminal: pass --output FILE.png (or pipe it)")
+    if fmt not in graphviz.IMAGE_FORMATS:
+        return fmt, None
+    try:
+        return fmt, graphviz.find_dot()
+    except graphviz.GraphvizError as error:
+        raise UsageError(str(error)) from error
 
 
 def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
