@@ -81,6 +81,14 @@ def _why_parser(commands: Any) -> None:
     aws.add_argument("--region", action="append", metavar="REGION", help="region to look in (repeatable)")
     aws.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
     aws.add_argument("--endpoint-url", help="endpoint for every service, e.g. an emulator (or AWS_ENDPOINT_URL)")
+    accounts = why.add_argument_group("other accounts (SOURCE or DESTINATION may be there; each end read in its own)")
+    accounts.add_argument("--account", action="append", metavar="ID", help="look in this account too (repeatable)")
+    accounts.add_argument("--role-name", metavar="NAME", help="the role assumed in each --account")
+    why.add_argument(
+        "--to-targets",
+        action="store_true",
+        help="follow a load balancer DESTINATION on to its registered targets (their health is not judged)",
+    )
     why.set_defaults(handler=cmd_why)
 
 
