@@ -217,6 +217,27 @@ def test_a_missing_route_names_the_table_and_the_direction(seed, capsys, missing
     assert doc["fixes"] == [f"run `peerkeeper apply` (it routes {other.cidr} to {seed.pcx} in {side.table}, {REGION})"]
 
 
+@pytest.mark.parametrize(("entry", "apply_fixes"), [("192.168.0.0/16", True), ("10.0.0.0/8", False)])
+def test_a_table_with_a_prefix_list_route_is_judged_with_its_entries(seed, capsys, entry, apply_fixes):
+    """why hands the entries it read to the route planner: a prefix list that has nothing to do with
+    the peer (like an S3 gateway endpoint's) still lets `apply` add the route; one whose entry holds
+    the peer's CIDR is an aggregate, so apply would not, and the fix is the AWS CLI's."""
+    ec2 = ec2_client()
+    listed = ec2.create_managed_prefix_list(
+        PrefixListName="elsewhere", MaxEntries=5, AddressFamily="IPv4", Entries=[{"Cidr": entry}]
+    )["PrefixList"]["PrefixListId"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.create_route(RouteTableId=seed.api.table, DestinationPrefixListId=listed, GatewayId=gateway)
+    ec2.delete_route(RouteTableId=seed.api.table, DestinationCidrBlock=seed.web.cidr)
+
+    code, doc = why(capsys, seed.api.instance, seed.web.instance, "--port", "22")
+
+    assert code == 2
+    assert codes(doc) == [("NO_ROUTE_TO_DESTINATION", "forward", seed.api.table)]
+    routed_by_apply = f"run `peerkeeper apply` (it routes {seed.web.cidr} to {seed.pcx} in {seed.api.table}, {REGION})"
+    assert (doc["fixes"] == [routed_by_apply]) is apply_fixes, doc["fixes"]
+
+
 def test_a_route_peerkeeper_would_not_add_gets_the_aws_command(seed, capsys, monkeypatch):
     """Outside the allowlist peerkeeper routes nothing, so the fix is the AWS CLI's."""
     ec2_client().delete_route(RouteTableId=seed.api.table, DestinationCidrBlock=seed.web.cidr)

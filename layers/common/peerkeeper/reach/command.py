@@ -156,15 +156,27 @@ def planned_routes(observed: Observed, account_id: str, settings: Settings) -> f
     an aggregate, ignore tags), so "run ``peerkeeper apply``" is only said when apply would do it.
     """
     from peerkeeper import inventory, routes  # noqa: PLC0415  (the reconcile machinery, only when asked)
+    from peerkeeper.model import PrefixList  # noqa: PLC0415
 
+    tables = tuple(
+        inventory.parse_route_table(item, region)
+        for region, item in observed.raw_tables
+        if item.get("OwnerId", account_id) == account_id  # `apply` here routes only this account's tables
+    )
+    # The entries why already read, in the planner's shape: a list it could not read stays absent
+    # (unreadable), exactly as the planner judges it in a sweep.
+    read = observed.network.prefix_lists
+    prefix_lists = {
+        (table.region, route.prefix_list): PrefixList(route.prefix_list, table.region, read[route.prefix_list])
+        for table in tables
+        for route in table.routes
+        if route.prefix_list and route.prefix_list in read
+    }
     world = routes.RouteWorld(
         peerings=tuple(inventory.parse_peering(item, region) for region, item in observed.raw_peerings),
         vpcs={item["VpcId"]: inventory.parse_vpc(item, region) for region, item in observed.raw_vpcs},
-        tables=tuple(
-            inventory.parse_route_table(item, region)
-            for region, item in observed.raw_tables
-            if item.get("OwnerId", account_id) == account_id  # `apply` here routes only this account's tables
-        ),
+        tables=tables,
+        prefix_lists=prefix_lists,
     )
     plan = routes.plan(world, account_id, settings)
     return frozenset(
