@@ -198,3 +198,29 @@ def test_a_malformed_file_is_one_line_and_exit_1_before_any_call(cli, calls):
     assert out == ""
     assert err == f"peerkeeper: error: {file}:4: unknown key 'topolgy' in network 'prod': did you mean 'topology'?\n"
     assert calls.made == []
+
+
+def test_a_table_routing_the_peer_through_a_prefix_list_is_left_and_reported(cli, calls):
+    from tests.intent.conftest import in_account
+
+    a, a_tables = make_vpc("10.1.0.0/16", {"net": "prod"})
+    make_vpc("10.2.0.0/16", {"net": "prod"})
+    ec2 = in_account("ec2")
+    listed = ec2.create_managed_prefix_list(
+        PrefixListName="corp", AddressFamily="IPv4", MaxEntries=5, Entries=[{"Cidr": "10.0.0.0/8"}]
+    )["PrefixList"]["PrefixListId"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=a)
+    ec2.create_route(RouteTableId=a_tables[1], DestinationPrefixListId=listed, GatewayId=gateway)
+    file = cli.file(MESH)
+    code, _, err = cli.run("intent", "apply", file)
+    assert code == 0, err
+    assert "10.2.0.0/16" not in routes(a_tables[1])  # inside the list's 10.0.0.0/8, sent elsewhere
+    assert "10.2.0.0/16" in routes(a_tables[0])
+    code, doc = cli.json("intent", "plan", file)
+    assert code == 2
+    assert doc["edges"][0]["state"] == "missing"
+    (finding,) = doc["findings"]
+    assert finding["code"] == "ROUTE_CONFLICT"
+    assert finding["resource"] == a_tables[1]
+    assert calls.count("GetManagedPrefixListEntries") >= 1

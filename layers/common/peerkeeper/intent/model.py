@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from peerkeeper.model import Peering, RouteTable, Vpc
+from peerkeeper.model import Peering, PrefixList, RouteTable, Vpc
 from peerkeeper.settings import Settings
 
 MESH, HUB_SPOKE = "mesh", "hub-spoke"
@@ -145,6 +145,8 @@ class World:
     peerings: tuple[Peering, ...]  # every connection seen, once (copies of several regions merged)
     tables: tuple[RouteTable, ...]
     policies: Mapping[tuple[str, str], Settings]  # (account, region) -> its settings: the run's units
+    # (region, list ID) -> entries of the managed prefix lists the tables route to
+    prefix_lists: Mapping[tuple[str, str], PrefixList] = field(default_factory=dict)
 
     @property
     def accounts(self) -> frozenset[str]:

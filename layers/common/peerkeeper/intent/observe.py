@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from peerkeeper.fleet import DEFAULT_PARALLEL, Target, fan_out, units
 from peerkeeper.intent.model import World
 from peerkeeper.inventory import Inventory
-from peerkeeper.model import Peering, RouteTable, Vpc
+from peerkeeper.model import Peering, PrefixList, RouteTable, Vpc
 from peerkeeper.settings import Settings
 
 KINDS = ("vpcs", "route_tables", "peerings")
@@ -31,17 +31,24 @@ class Seen:
     vpcs: tuple[Vpc, ...]
     tables: tuple[RouteTable, ...]
     peerings: tuple[Peering, ...]
+    prefix_lists: tuple[PrefixList, ...] = ()  # entries of the managed prefix lists its tables route to
 
 
 def read_unit(target: Target, settings: Settings) -> Seen:
     inventory = Inventory(target.clients, target.account_id)
     inventory.load_region(settings.region, KINDS)
+    tables = tuple(inventory.known_route_tables())
+    # A route to a prefix list is an aggregate like a CIDR route: the route planner judges its entries
+    # (one read per list, only when a table routes to one).
+    listed = {route.prefix_list for table in tables for route in table.routes if route.prefix_list}
+    lists = tuple(inventory.prefix_lists(settings.region, listed).values()) if listed else ()
     return Seen(
         target.account_id,
         settings.region,
         tuple(inventory.known_vpcs()),
-        tuple(inventory.known_route_tables()),
+        tables,
         tuple(inventory.known_peerings()),
+        lists,
     )
 
 
@@ -117,4 +124,5 @@ def assemble(seen: Sequence[Seen], policies: Mapping[tuple[str, str], Settings])
         copies += [(unit.account_id, unit.region, peering) for peering in unit.peerings]
     ordered_vpcs = tuple(vpcs[key] for key in sorted(vpcs))
     ordered_tables = tuple(tables[key] for key in sorted(tables))
-    return World(ordered_vpcs, merge_peerings(copies), ordered_tables, dict(policies))
+    lists = {(unit.region, found.id): found for unit in seen for found in unit.prefix_lists}
+    return World(ordered_vpcs, merge_peerings(copies), ordered_tables, dict(policies), lists)

@@ -195,6 +195,7 @@ def _routes(
             tables=tuple(t for t in world.tables if (owners.get(t.vpc_id, ""), t.region) == (account, region)),
             peering_status=status,
             regions=frozenset({region}),
+            prefix_lists=world.prefix_lists,
         )
         planned = routes.plan(route_world, account, settings)
         for action in planned.actions:
