@@ -30,17 +30,7 @@ from botocore.exceptions import ClientError
 
 from peerkeeper.clients import Clients
 from peerkeeper.deadline import Deadline
-from peerkeeper.model import (
-    Peering,
-    PeeringSide,
-    PrefixList,
-    Route,
-    RouteTable,
-    Vpc,
-    is_ignored,
-    name_tag,
-    tag_pairs,
-)
+from peerkeeper.model import Peering, PeeringSide, PrefixList, Route, RouteTable, Vpc, is_ignored, name_tag, tag_pairs
 
 # A CIDR being associated is routable by the time its CloudTrail event arrives (seconds later).
 _LIVE_CIDR_STATES = ("associated", "associating")
