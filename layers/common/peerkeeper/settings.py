@@ -35,7 +35,7 @@ CONCERN_NAMES = {
 ALL_CONCERNS = tuple(CONCERN_NAMES)
 
 # ALLOWED_PEER_ACCOUNTS=organization: every ACTIVE account of this account's organisation.
-ORGANIZATION = "organization"
+ALLOW_ORGANIZATION = "organization"
 
 IGNORE_TAG_KEY = "peerkeeper:ignore"
 IGNORE_TAG_VALUE = "true"
@@ -161,7 +161,7 @@ class Settings:
             region=region,
             mode=_choice(env, "PEERKEEPER_MODE", MODES, ENFORCE),
             allowed_peer_accounts=_allowed_accounts(env),
-            allow_organization=_get(env, "ALLOWED_PEER_ACCOUNTS").lower() == ORGANIZATION,
+            allow_organization=_get(env, "ALLOWED_PEER_ACCOUNTS").lower() == ALLOW_ORGANIZATION,
             allowed_peer_vpcs=_id_list(env, "ALLOWED_PEER_VPCS", _VPC_RE, "VPC IDs (vpc-...)"),
             reject_unlisted=_boolean(env, "REJECT_UNLISTED", default=False),
             allowed_peer_cidrs=_cidr_list(env, "ALLOWED_PEER_CIDRS", DEFAULT_ALLOWED_PEER_CIDRS),
@@ -314,9 +314,9 @@ def _concerns(env: Mapping[str, str]) -> tuple[str, ...]:
 def _allowed_accounts(env: Mapping[str, str]) -> frozenset[str]:
     """``ALLOWED_PEER_ACCOUNTS``: 12-digit IDs, or ``organization`` alone (read at run time, not here)."""
     raw = _get(env, "ALLOWED_PEER_ACCOUNTS")
-    if raw.lower() == ORGANIZATION:
+    if raw.lower() == ALLOW_ORGANIZATION:
         return frozenset()
-    if ORGANIZATION in raw.lower():
+    if ALLOW_ORGANIZATION in raw.lower():
         raise SettingsError("ALLOWED_PEER_ACCOUNTS", raw, "organization alone, or comma-separated 12-digit account IDs")
     return _id_list(env, "ALLOWED_PEER_ACCOUNTS", _ACCOUNT_RE, "12-digit account IDs")
 
