@@ -126,8 +126,10 @@ def _median(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 1)
 
 
-def measure_function(emulator: Emulator, function: str, runs: int, directory: Path) -> dict[str, Any]:
-    env = lambda_env(emulator, function)
+def measure_function(
+    emulator: Emulator, function: str, runs: int, directory: Path, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    env = lambda_env(emulator, function, extra)
     # The calls the handler makes on its first invocation, recorded once (untimed).
     reference_lab = _fresh_lab(emulator, function)
     calls_path = directory / f"{function}.calls.json"
@@ -309,3 +311,46 @@ def breakdown(emulator: Emulator, runs: int, directory: Path) -> dict[str, Any]:
         "importtime_self_ms_by_package": import_time_by_package(emulator),
         "first_invocation_profile_ms": profile_first_invocation(emulator),
     }
+
+
+TRACING = {"on": {}, "off": {"POWERTOOLS_TRACE_DISABLED": "1"}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.coldstart``: (a) and (b) alone, paired with their floors, tracing as
+    deployed (``on``) and/or disabled (``off``), written to ``benchmarks/results/coldstart-<label>.json``."""
+    import argparse
+    import os
+
+    from benchmarks import emulator as emulators
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.coldstart")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--function", action="append", choices=FUNCTIONS, help="repeatable (default: all)")
+    parser.add_argument("--tracing", action="append", choices=sorted(TRACING), help="repeatable (default: on)")
+    parser.add_argument("--label", default="coldstart")
+    args = parser.parse_args(argv)
+    functions = tuple(args.function or FUNCTIONS)
+    found: dict[str, Any] = {"runs": args.runs, "load_before": os.getloadavg()}
+    with emulators.running() as emu, tempfile.TemporaryDirectory() as tmp:
+        layer_copy(Path(tmp))
+        for tracing in args.tracing or ["on"]:
+            rows = [measure_function(emu, f, args.runs, Path(tmp), dict(TRACING[tracing])) for f in functions]
+            found[f"tracing {tracing}"] = rows
+            print(f"tracing {tracing}: function, (a) init ms / floor = ratio, (b) init + 1st call ms / floor = ratio")
+            for row in rows:
+                ms = row["ms"]
+                print(
+                    f"  {row['function']:<17} {ms['init']:>7} / {ms['floor_init']:<7} = {row['init_ratio']:<5}"
+                    f"  {ms['first_invoke_total']:>7} / {ms['floor_invoke_total']:<7} = {row['invoke_ratio']}"
+                )
+        _layers.clear()
+    found["load_after"] = os.getloadavg()
+    print(f"load average before {found['load_before']}, after {found['load_after']}")
+    out = ROOT / "benchmarks" / "results" / f"{args.label}.json"
+    out.write_text(json.dumps(found, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
