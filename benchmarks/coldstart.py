@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import compileall
 import json
+import platform
 import shutil
 import statistics
 import subprocess
@@ -26,7 +27,7 @@ from typing import Any
 
 from benchmarks import labs
 from benchmarks.emulator import Emulator, child_env
-from benchmarks.size import PIP_TARGET
+from benchmarks.size import LAYER_LOCK, PIP_TARGET, layer_core
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "coldstart_child.py"
@@ -48,26 +49,25 @@ _layers: dict[str, str] = {}
 
 def layer_copy(directory: Path, *, bytecode: bool = True) -> str:
     """The layer as Lambda unzips it into /opt/python: what ``make build`` deploys, with the current
-    source of peerkeeper (without a sam build, ``pip install --target`` of the pinned requirements).
+    source of the core (``layers/common/Makefile``'s copy step). Its dependencies are sam's layer's
+    on an arm64 machine; elsewhere the same lock installed for this machine with ``pip install
+    --target`` (the layer's wrapt carries an aarch64 C extension that cannot load here, and its
+    pure-Python fallback would make x-ray slower than it is on Lambda).
 
     ``make build`` runs ``compileall --invalidation-mode unchecked-hash`` on sam's layer; the copy
-    is compiled the same way after peerkeeper's source is put in, so no .pyc is stale or missing.
+    is compiled the same way after the core is put in, so no .pyc is stale or missing.
     ``bytecode=False``: the layer as ``sam build`` alone makes it (no .pyc: /opt is read-only, so
     Python compiles every module it imports on every cold start), for comparison."""
     key = "deployed" if bytecode else "no-pyc"
     if key in _layers:
         return _layers[key]
-    target = directory / f"layer-{key}"
-    if SAM_LAYER.is_dir():
+    artifacts = directory / f"layer-{key}"
+    target = artifacts / "python"
+    if SAM_LAYER.is_dir() and platform.machine() in ("aarch64", "arm64"):
         shutil.copytree(SAM_LAYER, target, ignore=shutil.ignore_patterns("__pycache__", "peerkeeper"))
     else:
-        subprocess.run(
-            [*PIP_TARGET, str(target), "-r", str(ROOT / "layers" / "common" / "requirements.txt")],
-            check=True,
-        )
-    shutil.copytree(
-        ROOT / "layers" / "common" / "peerkeeper", target / "peerkeeper", ignore=shutil.ignore_patterns("__pycache__")
-    )
+        subprocess.run([*PIP_TARGET, str(target), *LAYER_LOCK], check=True)
+    layer_core(artifacts)
     if bytecode:
         compileall.compile_dir(
             target, quiet=1, invalidation_mode=compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH
@@ -214,7 +214,8 @@ def run(
             else []
         )
         _layers.clear()
-    source = "make build output (.aws-sam/build/CommonLayer)" if SAM_LAYER.is_dir() else "pip install --target"
+    on_arm = SAM_LAYER.is_dir() and platform.machine() in ("aarch64", "arm64")
+    source = "make build output (.aws-sam/build/CommonLayer)" if on_arm else "pip install --target of the lock"
     source += ", compiled (unchecked-hash .pyc)"
     return {"runs": runs, "layer": source, "functions": results, "breakdown": found, "attribution": parts}
 
