@@ -29,9 +29,11 @@ for name in FUNCTIONS:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 from peerkeeper import observability
+patched = sys.modules.get("aws_xray_sdk.core.patcher")
 print(json.dumps({
     "modules": sorted(sys.modules),
     "tracer": type(observability.tracer).__name__,
+    "patched": sorted(patched._PATCHED_MODULES) if patched else [],
 }))
 """
 
@@ -69,6 +71,9 @@ def test_with_tracing_on_the_handlers_get_powertools_tracer():
     assert found["tracer"] == "Tracer"
     assert "aws_xray_sdk.core" in found["modules"]
     assert not set(OPTIONAL) & set(found["modules"])
+    # Every AWS call is traced (botocore); http.client is not patched twice over, sqlite3 not imported.
+    assert found["patched"] == ["botocore"]
+    assert "sqlite3" not in found["modules"]
 
 
 @pytest.mark.parametrize("disabled", ["1", "true", "TRUE"])

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 SERVICE = "peerkeeper"
 NAMESPACE = "Peerkeeper"
+TRACED_MODULES = ("botocore",)  # what x-ray patches when tracing is on
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
@@ -71,7 +72,10 @@ def _tracer() -> Tracer | Untraced:
         return Untraced()
     from aws_lambda_powertools import Tracer  # noqa: PLC0415 - deferred on purpose (module docstring)
 
-    return Tracer(service=SERVICE)
+    # Every AWS call is traced through botocore's patch. patch_all would also patch http.client (a
+    # second subsegment for the same HTTP request of each call: peerkeeper makes no other) and sqlite3:
+    # that cost sync_dns's first call ~0.3x of its floor (docs/benchmarks.md section 11).
+    return Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
 
 
 def __getattr__(name: str) -> Tracer | Untraced:
