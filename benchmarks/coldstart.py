@@ -16,6 +16,7 @@ from __future__ import annotations
 import compileall
 import json
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -87,6 +88,7 @@ def lambda_env(emulator: Emulator, function: str, extra: dict[str, str] | None =
 def child(args: list[str], env: dict[str, str], python: str = sys.executable) -> dict[str, float]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
         result_path = Path(out.name)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [python, str(CHILD), *args],
         env={**env, "BENCH_RESULT": str(result_path)},
@@ -99,6 +101,9 @@ def child(args: list[str], env: dict[str, str], python: str = sys.executable) ->
         raise RuntimeError(f"cold start child {args} failed: {done.stderr[-3000:]}")
     result: dict[str, float] = json.loads(result_path.read_text())
     result_path.unlink()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The child's own CPU seconds (user + system): on a loaded machine far steadier than its wall time.
+    result["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return result
 
 

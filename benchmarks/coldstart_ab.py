@@ -64,16 +64,19 @@ def main(argv: list[str] | None = None) -> int:
             reference = json.loads(calls.read_text())
             for _ in range(args.runs):
                 for name, env in envs.items():
-                    samples[f"{name} init"].append(coldstart.child(["init", function], env)["init"])
-                    samples[f"{name} floor init"].append(coldstart.child(["floor-init"], env)["init"])
+                    timed = {
+                        "init": coldstart.child(["init", function], env),
+                        "floor init": coldstart.child(["floor-init"], env),
+                    }
                     lab = coldstart._fresh_lab(emu, function)
-                    invoked = coldstart.child(
-                        ["invoke", function, str(coldstart._event_file(lab, function, Path(tmp)))], env
-                    )
-                    samples[f"{name} invoke"].append(invoked["total"])
+                    event = str(coldstart._event_file(lab, function, Path(tmp)))
+                    timed["invoke"] = coldstart.child(["invoke", function, event], env)
                     floor_lab = coldstart._fresh_lab(emu, function)
                     replay = coldstart._replay_file(reference, reference_lab, floor_lab, Path(tmp))
-                    samples[f"{name} floor invoke"].append(coldstart.child(["floor-invoke", str(replay)], env)["total"])
+                    timed["floor invoke"] = coldstart.child(["floor-invoke", str(replay)], env)
+                    for part, found_part in timed.items():
+                        samples[f"{name} {part}"].append(found_part["init" if "init" in part else "total"])
+                        samples[f"{name} {part} cpu"].append(found_part["cpu"])
             ms = {key: round(statistics.median(values) * 1000, 1) for key, values in samples.items()}
             rows = {}
             for name in variants:
@@ -84,11 +87,17 @@ def main(argv: list[str] | None = None) -> int:
                     "invoke": ms[f"{name} invoke"],
                     "floor_invoke": ms[f"{name} floor invoke"],
                     "invoke_ratio": round(ms[f"{name} invoke"] / ms[f"{name} floor invoke"], 2),
+                    "cpu_init_ratio": round(ms[f"{name} init cpu"] / ms[f"{name} floor init cpu"], 2),
+                    "cpu_invoke_ratio": round(ms[f"{name} invoke cpu"] / ms[f"{name} floor invoke cpu"], 2),
+                    "cpu_ms": {
+                        part: ms[f"{name} {part} cpu"] for part in ("init", "floor init", "invoke", "floor invoke")
+                    },
                 }
                 row = rows[name]
                 print(
                     f"{function:<17} {name:<10} (a) {row['init']:>7} / {row['floor_init']:<7} = {row['init_ratio']:<5}"
-                    f" (b) {row['invoke']:>7} / {row['floor_invoke']:<7} = {row['invoke_ratio']}",
+                    f" (b) {row['invoke']:>7} / {row['floor_invoke']:<7} = {row['invoke_ratio']:<5}"
+                    f" CPU (a) {row['cpu_init_ratio']:<5} (b) {row['cpu_invoke_ratio']}",
                     flush=True,
                 )
             found[function] = rows
