@@ -53,7 +53,7 @@ def test_every_module_a_handler_imports_is_in_the_layer(function: str, layer: Pa
     the layer. Then the same on the layer: everything of peerkeeper comes from there."""
     on_source = check_layer.handler_modules(function, ROOT / "layers" / "common", site_packages=True)
     imported = sorted(name for name in on_source if name.split(".")[0] == "peerkeeper")
-    assert {"peerkeeper.handler", "peerkeeper.service", "peerkeeper.clients"} <= set(imported)
+    assert {"peerkeeper.observability", "peerkeeper.settings", "peerkeeper.clients"} <= set(imported)
     for name in imported:
         module = layer.joinpath(*name.split("."))
         assert (module / "__init__.py").is_file() or module.with_suffix(".py").is_file(), name

@@ -90,6 +90,12 @@ def build_member_world(endpoint: str) -> str:
     clients.ec2("us-west-2").accept_vpc_peering_connection(
         VpcPeeringConnectionId=pcx["VpcPeeringConnection"]["VpcPeeringConnectionId"]
     )
+    # a route table sending a managed prefix list to a transit gateway: plan reads the list's entries
+    listed = ec2.create_managed_prefix_list(
+        PrefixListName="corporate", MaxEntries=5, AddressFamily="IPv4", Entries=[{"Cidr": "172.16.0.0/12"}]
+    )["PrefixList"]["PrefixListId"]
+    tgw = ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
+    ec2.create_route(RouteTableId=lab.web.tables[-1], DestinationPrefixListId=listed, TransitGatewayId=tgw)
     # a second private zone of the same name (on the other VPC): plan reads both zones' VPCs
     clients.route53().create_hosted_zone(
         Name=demo_lab.ZONE_NAME,
@@ -119,11 +125,119 @@ def test_the_plan_role_allows_exactly_the_reads_of_plan(endpoint, plan_role, rol
     assert code == common.EXIT_DRIFT, capsys.readouterr().err
     assert "elasticloadbalancing:DescribeLoadBalancers" in role_calls.actions  # the DNS paths ran
     assert "route53:ListResourceRecordSets" in role_calls.actions
-    assert role_calls.actions == policy_actions(plan_role)
+    assert role_calls.actions == policy_actions(plan_role) - why_only_actions(plan_role)
     assert not any(
         action.split(":")[1].startswith(("Create", "Replace", "Accept", "Reject", "Change", "Delete"))
         for action in policy_actions(plan_role)
     )
+
+
+# -- `why --account ID --role-name <the plan role>` (issue 22) ---------------------------------
+WHY_MEMBER = "777788880000"
+
+
+def why_only_actions(role: dict[str, Any]) -> set[str]:
+    """The actions of the role's ``WhyReads`` statement: what ``why`` reads beyond ``plan``."""
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement.get("Sid") == "WhyReads":
+                return set(statement["Action"])
+    return set()
+
+
+def build_why_world(endpoint: str) -> dict[str, str]:
+    """Two peered VPCs in WHY_MEMBER, an instance in each; a prefix-list route; api's way to the internet
+    through a NAT gateway; an internet-facing load balancer (one listener) behind a private name."""
+    clients = in_account(endpoint, WHY_MEMBER)
+    ec2, region = clients.ec2("us-east-1"), "us-east-1"
+    ends: dict[str, str] = {}
+    vpcs, tables, subnets = {}, {}, {}
+    for name, cidr in (("api", "10.61.0.0/16"), ("web", "10.60.0.0/16")):
+        vpc = vpcs[name] = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+        prefix = cidr.rsplit(".", 2)[0]
+        subnet = subnets[name] = ec2.create_subnet(
+            VpcId=vpc, CidrBlock=f"{prefix}.1.0/24", AvailabilityZone=f"{region}a"
+        )["Subnet"]["SubnetId"]
+        tables[name] = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=tables[name], SubnetId=subnet)
+        group = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        instance = ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroupIds=[group]
+        )["Instances"][0]
+        ends[name] = instance["InstanceId"]
+        ends[f"{name}-ip"] = instance["PrivateIpAddress"]
+        ends[f"{name}-eni"] = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        public = ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.200.0/24", AvailabilityZone=f"{region}b")
+        ends[f"{name}-public"] = public["Subnet"]["SubnetId"]
+        ec2.create_route(RouteTableId=_main(ec2, vpc), DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    pcx = ec2.create_vpc_peering_connection(VpcId=vpcs["api"], PeerVpcId=vpcs["web"])["VpcPeeringConnection"]
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+    web_list = ec2.create_managed_prefix_list(
+        PrefixListName="web", MaxEntries=5, AddressFamily="IPv4", Entries=[{"Cidr": "10.60.0.0/16"}]
+    )["PrefixList"]["PrefixListId"]
+    ec2.create_route(
+        RouteTableId=tables["api"],
+        DestinationPrefixListId=web_list,
+        VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"],
+    )
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=ends["api-public"], AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    ec2.create_route(RouteTableId=tables["api"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    elbv2 = clients.elbv2(region)
+    lb = elbv2.create_load_balancer(
+        Name="why-www", Subnets=[subnets["web"], ends["web-public"]], Scheme="internet-facing"
+    )
+    arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
+    target_group = elbv2.create_target_group(Name="why-www", Protocol="HTTP", Port=80, VpcId=vpcs["web"])
+    forward: Any = [{"Type": "forward", "TargetGroupArn": target_group["TargetGroups"][0]["TargetGroupArn"]}]
+    elbv2.create_listener(LoadBalancerArn=arn, Protocol="HTTP", Port=443, DefaultActions=forward)
+    elbv2.register_targets(TargetGroupArn=forward[0]["TargetGroupArn"], Targets=[{"Id": ends["web"]}])
+    zone = clients.route53().create_hosted_zone(
+        Name="why.private",
+        CallerReference="why",
+        VPC={"VPCRegion": "us-east-1", "VPCId": vpcs["api"]},
+        HostedZoneConfig={"Comment": "why", "PrivateZone": True},
+    )["HostedZone"]["Id"]
+    record = {"Name": "www.why.private", "Type": "CNAME", "TTL": 300,
+              "ResourceRecords": [{"Value": lb["LoadBalancers"][0]["DNSName"]}]}  # fmt: skip
+    clients.route53().change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},  # type: ignore[typeddict-item]
+    )
+    return ends
+
+
+def _main(ec2: Any, vpc: str) -> str:
+    found = ec2.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "association.main", "Values": ["true"]}]
+    )
+    return str(found["RouteTables"][0]["RouteTableId"])
+
+
+def test_the_plan_role_allows_the_reads_of_why_in_its_account(endpoint, plan_role, role_calls, capsys):
+    ends = build_why_world(endpoint)
+    options = ["--endpoint-url", endpoint, "--account", WHY_MEMBER, "--role-name", ROLE, "--json"]
+    questions = [
+        [ends["api"], ends["web"], "--port", "22"],  # instances: DescribeInstances; a prefix-list route
+        [ends["api-ip"], ends["web-eni"], "--port", "22"],  # an address and an interface
+        [ends["api"], "www.why.private", "--port", "443"],  # a private name, a load balancer, a NAT gateway
+        [ends["api"], "www.why.private", "--port", "443", "--to-targets"],  # its target group and targets
+    ]
+
+    role_calls.recording = True
+    for question in questions:
+        code = app.main(["why", *question, *options])
+        assert code in (0, 2), capsys.readouterr().err
+    role_calls.recording = False
+
+    granted = policy_actions(plan_role)
+    assert role_calls.actions <= granted, role_calls.actions - granted
+    assert why_only_actions(plan_role) <= role_calls.actions  # every grant for why is used by why
+    assert {"ec2:DescribeNatGateways", "elasticloadbalancing:DescribeListeners"} <= role_calls.actions
+    assert not any(action.split(":")[1].startswith(("Create", "Replace", "Accept", "Modify", "Delete"))
+                   for action in why_only_actions(plan_role))  # fmt: skip
 
 
 def test_the_plan_role_trusts_only_the_given_account_and_is_made_once_per_account(template, plan_role):

@@ -1,4 +1,4 @@
-"""Each handler imports only what it runs (the cold start, docs/benchmarks.md section 11).
+"""Each handler imports only what it runs (the cold start, docs/benchmarks.md section 12).
 
 Imports are per process, so each case runs in a fresh interpreter with Lambda's environment.
 """

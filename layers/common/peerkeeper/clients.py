@@ -127,12 +127,20 @@ class Clients:
         # Made only when SECURITY_HUB=true: handlers without it never pay for this client.
         return self._client("securityhub", region)  # type: ignore[no-any-return]
 
+    def dynamodb(self, region: str) -> Any:
+        # Made only when a notification topic and its CONFLICTS_TABLE are set (what was told).
+        return self._client("dynamodb", region)
+
     def sts(self, region: str) -> STSClient:
         return self._client("sts", region)  # type: ignore[no-any-return]
 
     def organizations(self, region: str) -> OrganizationsClient:
         # A global service: botocore resolves the partition's one endpoint from any of its regions.
         return self._client("organizations", region)  # type: ignore[no-any-return]
+
+    def ssm(self, region: str) -> Any:
+        # Only the IntentFunction reads a parameter (its network file): no stubs needed elsewhere.
+        return self._client("ssm", region)
 
     def account_id(self, region: str) -> str:
         """The caller's account (STS). Whoever asks reads EC2 in ``region`` next: its client, the

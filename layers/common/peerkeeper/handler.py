@@ -45,15 +45,19 @@ def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: b
     summary = report.to_dict()
     logger.info("reconciled", extra={"summary": summary})
     # Before raising: a failed action is exactly what operators must hear about. Each is imported only
-    # where it is configured (the cold start of the others, docs/benchmarks.md).
+    # where it is configured (the cold start of the others, docs/benchmarks.md section 12).
     if settings.notify_topic_arn:
-        from peerkeeper.notify import as_sweep_tells, notify  # noqa: PLC0415 - only where configured
+        from peerkeeper.notify import FAILED, ConflictMemory, as_sweep_tells, notify  # noqa: PLC0415 - if configured
 
         function = str(getattr(context, "function_name", "") or "")
         told = as_sweep_tells(summary, event, settings, env.account_id) if whole_region else summary
+        memory = ConflictMemory(settings, env.clients, env.account_id, whole_region=whole_region)
+        told = memory.to_tell(told)  # a conflict is told once, like a refusal
         notification = notify(settings, env.clients, told, function=function, account=env.account_id)
         if notification:
             summary["notification"] = notification
+        if notification != FAILED:
+            memory.remember()
     if settings.security_hub:
         from peerkeeper.securityhub import publish  # noqa: PLC0415 - only where configured
 

@@ -74,7 +74,7 @@ def _tracer() -> Tracer | Untraced:
 
     # Every AWS call is traced through botocore's patch. patch_all would also patch http.client (a
     # second subsegment for the same HTTP request of each call: peerkeeper makes no other) and sqlite3:
-    # that cost sync_dns's first call ~0.3x of its floor (docs/benchmarks.md section 11).
+    # that cost sync_dns's first call ~0.3x of its floor (docs/benchmarks.md section 12).
     return Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
 
 

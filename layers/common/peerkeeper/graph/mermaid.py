@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from peerkeeper.graph.model import FLOW_MISSING, Edge, Group, Picture, TableView, VpcNode
+from peerkeeper.model import printable
 
 EDGE_STYLES = {
     "ok": "stroke:#16a34a,stroke-width:1.5px",
@@ -19,6 +20,7 @@ EDGE_STYLES = {
     "conflict": "stroke:#c026d3,stroke-width:2.5px,stroke-dasharray:6 4",
     "planned": "stroke:#2563eb,stroke-width:2px,stroke-dasharray:6 4",
     "other": "stroke:#64748b,stroke-width:1.5px,stroke-dasharray:2 4",
+    "declared": "stroke:#0891b2,stroke-width:2px,stroke-dasharray:1 4",
 }
 CLASSES = (
     "classDef vpc fill:#ffffff,stroke:#334155,color:#0f172a",
@@ -33,7 +35,7 @@ _UNSAFE = re.compile(r"[\"#<>|`&\\]")
 
 def text(value: str) -> str:
     """A label's text with Mermaid's syntax characters as entity codes (``"`` -> ``#34;``)."""
-    flat = " ".join(value.split())
+    flat = " ".join(printable(value).split())
     return _UNSAFE.sub(lambda match: f"#{ord(match.group())};", flat)
 
 
@@ -67,6 +69,7 @@ def _vpc_class(vpc: VpcNode) -> str:
 
 def _table(table: TableView) -> tuple[str, str]:
     lines = [table.id + (" (ignored)" if table.ignored else ""), f"{len(table.routes)} routes"]
+    lines += [f"prefix list {route}" for route in table.prefix_list_routes]
     lines += [f"missing {m.destination} via {m.peering}" for m in table.missing]
     lines += [f"conflict: {c}" for c in table.conflicts]
     return _label(lines), "tablemissing" if table.missing or table.conflicts else "table"
@@ -94,7 +97,7 @@ def _group(group: Group, detail: bool) -> list[str]:
 
 def _edge(edge: Edge) -> str:
     arrow = "-->" if edge.kind == "ok" else "-.->"
-    label = " · ".join((edge.id, edge.status, *edge.explained_marks))
+    label = " · ".join((*edge.heading, *edge.explained_marks))
     return f"  {node_id('n', edge.requester)} {arrow}|{_label([label])}| {node_id('n', edge.accepter)}"
 
 
