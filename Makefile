@@ -71,6 +71,14 @@ lock: $(UV)
 	$(LOCK) --python-version 3.13 tools/requirements-sam.txt -o tools/requirements-sam.lock
 	$(LOCK) --python-version 3.13 tools/requirements-checkov.txt -o tools/requirements-checkov.lock
 	$(LOCK) --python-version 3.13 tools/requirements-c7n.txt -o tools/requirements-c7n.lock
+	$(LAYER_LOCK)
+
+# The Lambda layer's lock: Lambda's python3.13 on arm64, constrained to the test environment's
+# resolution (requirements-dev.lock), so what is deployed is what was tested. Not --universal: one
+# platform, wheels only (layers/common/Makefile installs it with --require-hashes).
+LAYER_LOCK = $(UV) pip compile --quiet --generate-hashes --custom-compile-command "make lock" \
+	--python-version 3.13 --python-platform aarch64-manylinux_2_34 --only-binary :all: \
+	-c requirements-dev.lock layers/common/requirements.txt -o layers/common/requirements.lock
 
 demo: $(STAMP)
 	$(VENV)/bin/peerkeeper demo
@@ -127,9 +135,12 @@ validate: $(SAM) $(CHECKOV)
 # Lambda's /opt is read-only: without bytecode in the layer every cold start recompiles what it
 # imports (~1.4 s, docs/benchmarks.md). Compile with the runtime's Python, hash-based so the build
 # stays reproducible.
+# The layer is built by layers/common/Makefile (the core only, the hashed lock), then checked:
+# tools/check_layer.py (the core and nothing else, the lock's pins, every handler imports from it).
 build: $(SAM)
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build
 	$(SAM_VENV)/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build/CommonLayer/python
+	$(SAM_VENV)/bin/python tools/check_layer.py .aws-sam/build/CommonLayer
 
 # Plain CloudFormation for a service-managed StackSet (StackSets cannot run the SAM transform).
 stackset-template: build

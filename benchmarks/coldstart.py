@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import compileall
 import json
+import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -26,7 +28,7 @@ from typing import Any
 
 from benchmarks import labs
 from benchmarks.emulator import Emulator, child_env
-from benchmarks.size import PIP_TARGET
+from benchmarks.size import LAYER_LOCK, PIP_TARGET, layer_core
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "coldstart_child.py"
@@ -48,26 +50,25 @@ _layers: dict[str, str] = {}
 
 def layer_copy(directory: Path, *, bytecode: bool = True) -> str:
     """The layer as Lambda unzips it into /opt/python: what ``make build`` deploys, with the current
-    source of peerkeeper (without a sam build, ``pip install --target`` of the pinned requirements).
+    source of the core (``layers/common/Makefile``'s copy step). Its dependencies are sam's layer's
+    on an arm64 machine; elsewhere the same lock installed for this machine with ``pip install
+    --target`` (the layer's wrapt carries an aarch64 C extension that cannot load here, and its
+    pure-Python fallback would make x-ray slower than it is on Lambda).
 
     ``make build`` runs ``compileall --invalidation-mode unchecked-hash`` on sam's layer; the copy
-    is compiled the same way after peerkeeper's source is put in, so no .pyc is stale or missing.
+    is compiled the same way after the core is put in, so no .pyc is stale or missing.
     ``bytecode=False``: the layer as ``sam build`` alone makes it (no .pyc: /opt is read-only, so
     Python compiles every module it imports on every cold start), for comparison."""
     key = "deployed" if bytecode else "no-pyc"
     if key in _layers:
         return _layers[key]
-    target = directory / f"layer-{key}"
-    if SAM_LAYER.is_dir():
+    artifacts = directory / f"layer-{key}"
+    target = artifacts / "python"
+    if SAM_LAYER.is_dir() and platform.machine() in ("aarch64", "arm64"):
         shutil.copytree(SAM_LAYER, target, ignore=shutil.ignore_patterns("__pycache__", "peerkeeper"))
     else:
-        subprocess.run(
-            [*PIP_TARGET, str(target), "-r", str(ROOT / "layers" / "common" / "requirements.txt")],
-            check=True,
-        )
-    shutil.copytree(
-        ROOT / "layers" / "common" / "peerkeeper", target / "peerkeeper", ignore=shutil.ignore_patterns("__pycache__")
-    )
+        subprocess.run([*PIP_TARGET, str(target), *LAYER_LOCK], check=True)
+    layer_core(artifacts)
     if bytecode:
         compileall.compile_dir(
             target, quiet=1, invalidation_mode=compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH
@@ -87,6 +88,7 @@ def lambda_env(emulator: Emulator, function: str, extra: dict[str, str] | None =
 def child(args: list[str], env: dict[str, str], python: str = sys.executable) -> dict[str, float]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
         result_path = Path(out.name)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [python, str(CHILD), *args],
         env={**env, "BENCH_RESULT": str(result_path)},
@@ -99,6 +101,9 @@ def child(args: list[str], env: dict[str, str], python: str = sys.executable) ->
         raise RuntimeError(f"cold start child {args} failed: {done.stderr[-3000:]}")
     result: dict[str, float] = json.loads(result_path.read_text())
     result_path.unlink()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The child's own CPU seconds (user + system): on a loaded machine far steadier than its wall time.
+    result["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return result
 
 
@@ -126,8 +131,10 @@ def _median(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 1)
 
 
-def measure_function(emulator: Emulator, function: str, runs: int, directory: Path) -> dict[str, Any]:
-    env = lambda_env(emulator, function)
+def measure_function(
+    emulator: Emulator, function: str, runs: int, directory: Path, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    env = lambda_env(emulator, function, extra)
     # The calls the handler makes on its first invocation, recorded once (untimed).
     reference_lab = _fresh_lab(emulator, function)
     calls_path = directory / f"{function}.calls.json"
@@ -212,7 +219,8 @@ def run(
             else []
         )
         _layers.clear()
-    source = "make build output (.aws-sam/build/CommonLayer)" if SAM_LAYER.is_dir() else "pip install --target"
+    on_arm = SAM_LAYER.is_dir() and platform.machine() in ("aarch64", "arm64")
+    source = "make build output (.aws-sam/build/CommonLayer)" if on_arm else "pip install --target of the lock"
     source += ", compiled (unchecked-hash .pyc)"
     return {"runs": runs, "layer": source, "functions": results, "breakdown": found, "attribution": parts}
 
@@ -309,3 +317,46 @@ def breakdown(emulator: Emulator, runs: int, directory: Path) -> dict[str, Any]:
         "importtime_self_ms_by_package": import_time_by_package(emulator),
         "first_invocation_profile_ms": profile_first_invocation(emulator),
     }
+
+
+TRACING = {"on": {}, "off": {"POWERTOOLS_TRACE_DISABLED": "1"}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.coldstart``: (a) and (b) alone, paired with their floors, tracing as
+    deployed (``on``) and/or disabled (``off``), written to ``benchmarks/results/coldstart-<label>.json``."""
+    import argparse
+    import os
+
+    from benchmarks import emulator as emulators
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.coldstart")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--function", action="append", choices=FUNCTIONS, help="repeatable (default: all)")
+    parser.add_argument("--tracing", action="append", choices=sorted(TRACING), help="repeatable (default: on)")
+    parser.add_argument("--label", default="coldstart")
+    args = parser.parse_args(argv)
+    functions = tuple(args.function or FUNCTIONS)
+    found: dict[str, Any] = {"runs": args.runs, "load_before": os.getloadavg()}
+    with emulators.running() as emu, tempfile.TemporaryDirectory() as tmp:
+        layer_copy(Path(tmp))
+        for tracing in args.tracing or ["on"]:
+            rows = [measure_function(emu, f, args.runs, Path(tmp), dict(TRACING[tracing])) for f in functions]
+            found[f"tracing {tracing}"] = rows
+            print(f"tracing {tracing}: function, (a) init ms / floor = ratio, (b) init + 1st call ms / floor = ratio")
+            for row in rows:
+                ms = row["ms"]
+                print(
+                    f"  {row['function']:<17} {ms['init']:>7} / {ms['floor_init']:<7} = {row['init_ratio']:<5}"
+                    f"  {ms['first_invoke_total']:>7} / {ms['floor_invoke_total']:<7} = {row['invoke_ratio']}"
+                )
+        _layers.clear()
+    found["load_after"] = os.getloadavg()
+    print(f"load average before {found['load_before']}, after {found['load_after']}")
+    out = ROOT / "benchmarks" / "results" / f"{args.label}.json"
+    out.write_text(json.dumps(found, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

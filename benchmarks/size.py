@@ -1,8 +1,8 @@
 """Deployment size: the zipped layer and functions, against Cloud Custodian's Lambda package.
 
 From ``sam build``'s output (``make build`` -> ``.aws-sam/build``) when it exists; otherwise the
-layer is rebuilt here with ``pip install --target`` of ``layers/common/requirements.txt`` plus the
-package (what ``sam build`` does for a pure-Python layer), and the result says so. Custodian's
+layer is rebuilt here with ``pip install --target`` of ``layers/common/requirements.lock`` (for this
+machine) plus the layer Makefile's copy of the core, and the result says so. Custodian's
 package is the one ``c7n.mu.custodian_archive()`` builds (what ``custodian`` deploys for a
 ``mode: periodic`` policy), measured with Custodian's own interpreter.
 """
@@ -10,7 +10,6 @@ package is the one ``c7n.mu.custodian_archive()`` builds (what ``custodian`` dep
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,13 +65,28 @@ def zipped(directory: Path, *, bytecode: bool = False) -> tuple[int, dict[str, i
     return len(buffer.getvalue()), dict(groups)
 
 
-def _pip_layer(target: Path) -> None:
-    python = target / "python"
+LAYER_LOCK = ["--require-hashes", "--no-deps", "-r", str(ROOT / "layers" / "common" / "requirements.lock")]
+
+
+def layer_core(artifacts: Path) -> None:
+    """``artifacts/python/peerkeeper``: the core as ``layers/common/Makefile`` copies it for sam."""
     subprocess.run(
-        [*PIP_TARGET, str(python), "-r", str(ROOT / "layers" / "common" / "requirements.txt")],
+        [
+            "make",
+            "--no-print-directory",
+            "-s",
+            "-C",
+            str(ROOT / "layers" / "common"),
+            "core",
+            f"ARTIFACTS_DIR={artifacts}",
+        ],
         check=True,
     )
-    shutil.copytree(ROOT / "layers" / "common" / "peerkeeper", python / "peerkeeper")
+
+
+def _pip_layer(target: Path) -> None:
+    subprocess.run([*PIP_TARGET, str(target / "python"), *LAYER_LOCK], check=True)
+    layer_core(target)
 
 
 def custodian_package() -> float | None:
@@ -96,9 +110,7 @@ def run() -> dict[str, Any]:
             layer = Path(tmp) / "layer"
             _pip_layer(layer)
             functions = {p.name: p for p in (ROOT / "functions").iterdir() if p.is_dir()}
-            result["source"] = (
-                "pip install --target of layers/common/requirements.txt + the package (no sam build found)"
-            )
+            result["source"] = "pip install --target of layers/common/requirements.lock + the core (no sam build found)"
         size, groups = zipped(layer, bytecode=layer == SAM_BUILD / "CommonLayer")
         result["layer_mib"] = round(size / MIB, 2)
         result["layer_groups_mib"] = {name: round(b / MIB, 2) for name, b in sorted(groups.items())}

@@ -20,7 +20,11 @@ LOCKS = {
     "tools/requirements-sam.txt": "tools/requirements-sam.lock",
     "tools/requirements-checkov.txt": "tools/requirements-checkov.lock",
     "tools/requirements-c7n.txt": "tools/requirements-c7n.lock",
+    "layers/common/requirements.txt": "layers/common/requirements.lock",
 }
+# A lock that must be the same resolution as another: the Lambda layer's (one platform) is compiled
+# under the constraint of the test environment's, so what is deployed is what was tested.
+SAME_RESOLUTION = {"layers/common/requirements.lock": "requirements-dev.lock"}
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
 
 
@@ -74,6 +78,15 @@ def disagreements(root: Path = ROOT) -> list[str]:
                 found = ", ".join(sorted(versions.get(name, set()))) or "absent"
                 problems.append(f"{source} pins {name}=={version} but {lock} has {found}: run 'make lock'")
         problems.extend(f"{lock}: {name} has no hash" for name in unhashed(lock_path))
+    for lock, reference in SAME_RESOLUTION.items():
+        if (root / lock).is_file() and (root / reference).is_file():
+            tested = locked(root / reference)
+            for name, pinned in sorted(locked(root / lock).items()):
+                if not pinned <= tested.get(name, set()):
+                    found = ", ".join(sorted(tested.get(name, set()))) or "absent"
+                    problems.append(
+                        f"{lock} has {name}=={', '.join(sorted(pinned))} but {reference} has {found}: run 'make lock'"
+                    )
     return problems
 
 

@@ -4,8 +4,12 @@ StackSets cannot run the SAM transform (aws/aws-sam-cli#1141), so ``make stackse
 
 1. takes ``sam build``'s output (``.aws-sam/build``: the layer with its dependencies, the functions),
 2. zips every artefact deterministically and names it by its content hash,
-3. points each ``CodeUri``/``ContentUri`` at ``s3://<ArtifactBucketPrefix>-<region>/peerkeeper/<zip>``
-   (Lambda reads code only from a bucket in its own region: one bucket per target region),
+3. points each ``CodeUri``/``ContentUri`` at
+   ``s3://<ArtifactBucketPrefix>-<ArtifactBucketOwner>-<region>-an/peerkeeper/<zip>`` (Lambda reads
+   code only from a bucket in its own region: one bucket per target region). The ``-<account>-<region>-an``
+   suffix is S3's account regional namespace: only ``ArtifactBucketOwner`` can create such a bucket,
+   so a member account cannot claim the bucket of a region not yet deployed and have its own code
+   run under peerkeeper's roles (docs/security.md, "The StackSet's artefacts"),
 4. runs the SAM translator offline and writes ``.aws-sam/stackset/template.json``.
 
 Run with the SAM tool environment's Python (it has ``samtranslator``):
@@ -56,8 +60,22 @@ def zip_directory(source: Path, target_dir: Path, name: str) -> Path:
     return final
 
 
+# <prefix>-<12-digit owner>-<region>-an: at most 63 characters with the longest region names (14).
+BUCKET = "${ArtifactBucketPrefix}-${ArtifactBucketOwner}-${AWS::Region}-an"
+PREFIX_PATTERN = "^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$"
+OWNER_PATTERN = "^[0-9]{12}$"
+
+
+def bucket_name(prefix: str, owner: str, region: str) -> str:
+    return (
+        BUCKET.replace("${ArtifactBucketPrefix}", prefix)
+        .replace("${ArtifactBucketOwner}", owner)
+        .replace("${AWS::Region}", region)
+    )
+
+
 def s3_location(key: str) -> dict[str, Any]:
-    return {"Bucket": {"Fn::Sub": "${ArtifactBucketPrefix}-${AWS::Region}"}, "Key": key}
+    return {"Bucket": {"Fn::Sub": BUCKET}, "Key": key}
 
 
 def prepare(template: dict[str, Any], build_dir: Path, artefact_dir: Path) -> list[Path]:
@@ -71,10 +89,22 @@ def prepare(template: dict[str, Any], build_dir: Path, artefact_dir: Path) -> li
                 archive = zip_directory(build_dir / local, artefact_dir, logical_id)
                 properties[key] = s3_location(f"peerkeeper/{archive.name}")
                 zips.append(archive)
-    template.setdefault("Parameters", {})["ArtifactBucketPrefix"] = {
+    parameters = template.setdefault("Parameters", {})
+    parameters["ArtifactBucketPrefix"] = {
         "Type": "String",
-        "Description": "Prefix of the per-region artefact buckets: <prefix>-<region> holds peerkeeper/*.zip",
-        "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,40}$",
+        "Description": (
+            "Prefix of the per-region artefact buckets <prefix>-<owner>-<region>-an (peerkeeper/*.zip); "
+            "3-32 characters, best with a random part"
+        ),
+        "AllowedPattern": PREFIX_PATTERN,
+    }
+    parameters["ArtifactBucketOwner"] = {
+        "Type": "String",
+        "Description": (
+            "Account that owns the artefact buckets (the management or delegated administrator account): "
+            "they are in its account regional namespace, which no other account can create buckets in"
+        ),
+        "AllowedPattern": OWNER_PATTERN,
     }
     return zips
 
@@ -104,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"translation incomplete: {leftovers}", file=sys.stderr)
         return 1
     print(f"wrote {output} ({len(translated['Resources'])} resources, no SAM transform)")
+    bucket = bucket_name("<ArtifactBucketPrefix>", "<ArtifactBucketOwner>", "<region>")
     for archive in zips:
-        print(f"  upload {archive} -> s3://<ArtifactBucketPrefix>-<region>/peerkeeper/{archive.name}")
+        print(f"  upload {archive} -> s3://{bucket}/peerkeeper/{archive.name} (--expected-bucket-owner)")
     return 0
 
 

@@ -12,19 +12,43 @@ def test_every_lock_agrees_with_its_pins_and_hashes_everything():
     assert check_locks.disagreements() == []
 
 
-def test_a_pin_edited_without_make_lock_is_reported(tmp_path: Path):
+def _copy_locks(tmp_path: Path) -> None:
     for source, lock in check_locks.LOCKS.items():
         for name in (source, lock):
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / name).write_text((ROOT / name).read_text())
-    (tmp_path / "layers/common").mkdir(parents=True)
+
+
+def test_a_pin_edited_without_make_lock_is_reported(tmp_path: Path):
+    _copy_locks(tmp_path)
     layer = (ROOT / "layers/common/requirements.txt").read_text()
     (tmp_path / "layers/common/requirements.txt").write_text(layer.replace("boto3==", "boto3==0.0.1\n# was "))
 
     assert check_locks.disagreements(tmp_path) == [
         "requirements-dev.txt pins boto3==0.0.1 but requirements-dev.lock has "
         + ", ".join(sorted(check_locks.locked(ROOT / "requirements-dev.lock")["boto3"]))
-        + ": run 'make lock'"
+        + ": run 'make lock'",
+        "layers/common/requirements.txt pins boto3==0.0.1 but layers/common/requirements.lock has "
+        + ", ".join(sorted(check_locks.locked(ROOT / "layers/common/requirements.lock")["boto3"]))
+        + ": run 'make lock'",
+    ]
+
+
+def test_the_layer_is_locked_to_the_tested_resolution(tmp_path: Path):
+    """The layer's lock (one platform) holds exactly the versions the tests ran with."""
+    layer = check_locks.locked(ROOT / "layers/common/requirements.lock")
+    tested = check_locks.locked(ROOT / "requirements-dev.lock")
+    assert {"boto3", "botocore", "aws-lambda-powertools", "urllib3"} <= layer.keys()
+    assert all(versions <= tested[name] for name, versions in layer.items())
+
+    # requirements-dev.lock moved on (a new botocore) without 'make lock': the layer's lock is stale.
+    _copy_locks(tmp_path)
+    (botocore,) = tested["botocore"]
+    dev = tmp_path / "requirements-dev.lock"
+    dev.write_text(dev.read_text().replace(f"botocore=={botocore}", "botocore==9.9.9"))
+
+    assert check_locks.disagreements(tmp_path) == [
+        f"layers/common/requirements.lock has botocore=={botocore} but requirements-dev.lock has 9.9.9: run 'make lock'"
     ]
 
 

@@ -422,7 +422,9 @@ def test_layer_builds_for_the_runtime(resources: dict[str, Any]) -> None:
     layer = resources["CommonLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/common"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    # layers/common/Makefile builds it (tests/infrastructure/test_layer.py: what goes in)
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
 
 
 @pytest.mark.parametrize(("function_id", "folder"), sorted(FUNCTIONS.items()))

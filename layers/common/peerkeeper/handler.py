@@ -12,10 +12,8 @@ from typing import Any
 
 from peerkeeper.clients import default_clients
 from peerkeeper.events import Scope, delivery_id, scope_from_event
-from peerkeeper.notify import FAILED, ConflictMemory, as_sweep_tells, notify
 from peerkeeper.observability import logger, metrics
 from peerkeeper.reconcile import Pacer
-from peerkeeper.securityhub import publish
 from peerkeeper.service import account_from_context, env_for, reconcile
 from peerkeeper.settings import SettingsError, get_settings
 
@@ -47,18 +45,25 @@ def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: b
     report.emit_metrics()
     summary = report.to_dict()
     logger.info("reconciled", extra={"summary": summary})
-    # Before raising: a failed action is exactly what operators must hear about.
-    function = str(getattr(context, "function_name", "") or "")
-    told = as_sweep_tells(summary, event, settings, env.account_id) if whole_region else summary
-    memory = ConflictMemory(settings, env.clients, env.account_id, whole_region=whole_region)
-    told = memory.to_tell(told)  # a conflict is told once, like a refusal
-    notification = notify(settings, env.clients, told, function=function, account=env.account_id)
-    if notification:
-        summary["notification"] = notification
-    if notification != FAILED:
-        memory.remember()
-    findings = publish(settings, env.clients, report, scope, concerns, account=env.account_id)
-    if findings is not None:
-        summary["security_hub"] = findings
+    # Before raising: a failed action is exactly what operators must hear about. Each is imported only
+    # where it is configured (the cold start of the others, docs/benchmarks.md section 12).
+    if settings.notify_topic_arn:
+        from peerkeeper.notify import FAILED, ConflictMemory, as_sweep_tells, notify  # noqa: PLC0415 - if configured
+
+        function = str(getattr(context, "function_name", "") or "")
+        told = as_sweep_tells(summary, event, settings, env.account_id) if whole_region else summary
+        memory = ConflictMemory(settings, env.clients, env.account_id, whole_region=whole_region)
+        told = memory.to_tell(told)  # a conflict is told once, like a refusal
+        notification = notify(settings, env.clients, told, function=function, account=env.account_id)
+        if notification:
+            summary["notification"] = notification
+        if notification != FAILED:
+            memory.remember()
+    if settings.security_hub:
+        from peerkeeper.securityhub import publish  # noqa: PLC0415 - only where configured
+
+        findings = publish(settings, env.clients, report, scope, concerns, account=env.account_id)
+        if findings is not None:
+            summary["security_hub"] = findings
     report.raise_if_failed()
     return summary

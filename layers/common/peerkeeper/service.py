@@ -17,7 +17,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from peerkeeper import dns, flow_logs, peering, routes
 from peerkeeper.clients import Clients
 from peerkeeper.deadline import Deadline, DeadlineReached
 from peerkeeper.events import Scope
@@ -34,12 +33,49 @@ class Concern:
     executors: Mapping[str, Executor]
 
 
-CONCERNS: dict[str, Concern] = {
-    peering.CONCERN: Concern(peering.CONCERN, peering.plan_for, peering.EXECUTORS),
-    routes.CONCERN: Concern(routes.CONCERN, routes.plan_for, routes.EXECUTORS),
-    flow_logs.CONCERN: Concern(flow_logs.CONCERN, flow_logs.plan_for, flow_logs.EXECUTORS),
-    dns.CONCERN: Concern(dns.CONCERN, dns.plan_for, dns.EXECUTORS),
+# Each concern's module is imported when a run first needs it: a function imports only the concerns
+# it runs (sync_dns: dns alone), which is most of what separates its cold start from a bare boto3
+# client's (docs/benchmarks.md). The names are the concerns' ``CONCERN`` constants.
+def _peering() -> Concern:
+    from peerkeeper import peering  # noqa: PLC0415 - imported on first use (above)
+
+    return Concern(peering.CONCERN, peering.plan_for, peering.EXECUTORS)
+
+
+def _routes() -> Concern:
+    from peerkeeper import routes  # noqa: PLC0415 - imported on first use (above)
+
+    return Concern(routes.CONCERN, routes.plan_for, routes.EXECUTORS)
+
+
+def _flow_logs() -> Concern:
+    from peerkeeper import flow_logs  # noqa: PLC0415 - imported on first use (above)
+
+    return Concern(flow_logs.CONCERN, flow_logs.plan_for, flow_logs.EXECUTORS)
+
+
+def _dns() -> Concern:
+    from peerkeeper import dns  # noqa: PLC0415 - imported on first use (above)
+
+    return Concern(dns.CONCERN, dns.plan_for, dns.EXECUTORS)
+
+
+PEERING, ROUTES, FLOW_LOGS, DNS = "peering", "routes", "flow_logs", "dns"
+ACCEPT_PEERING = "accept-peering"  # peering.ACCEPT, without importing peering (tests/unit/test_lazy_imports.py)
+CONCERN_LOADERS: dict[str, Callable[[], Concern]] = {
+    PEERING: _peering,
+    ROUTES: _routes,
+    FLOW_LOGS: _flow_logs,
+    DNS: _dns,
 }
+CONCERNS: dict[str, Concern] = {}  # the concerns loaded so far (tests may put a stand-in here)
+
+
+def concern(name: str) -> Concern:
+    """The concern ``name``, its module imported on first use."""
+    if name not in CONCERNS:
+        CONCERNS[name] = CONCERN_LOADERS[name]()
+    return CONCERNS[name]
 
 
 @dataclass
@@ -156,11 +192,11 @@ def reconcile(
 def _load_region(run: Run, scope: Scope, concerns: Sequence[str]) -> None:
     """The sweep observes in bulk: every listing of the region at once, then each concern reads memory."""
     kinds = ["vpcs"]
-    if peering.CONCERN in concerns or routes.CONCERN in concerns:
+    if PEERING in concerns or ROUTES in concerns:
         kinds.append("peerings")
-    if routes.CONCERN in concerns:
+    if ROUTES in concerns:
         kinds.append("route_tables")
-    if flow_logs.CONCERN in concerns:
+    if FLOW_LOGS in concerns:
         kinds.append("flow_logs")
     try:
         run.env.inventory.load_region(scope.region, kinds)
@@ -172,13 +208,15 @@ def _load_region(run: Run, scope: Scope, concerns: Sequence[str]) -> None:
 
 def _reconcile_concern(run: Run, scope: Scope, name: str) -> None:
     env = run.env
-    if name == routes.CONCERN:
+    if name == ROUTES:
+        from peerkeeper import routes  # noqa: PLC0415 - imported on first use (CONCERN_LOADERS)
+
         # Connections this run accepted (or would, in dry-run) are routed as if already active.
-        accepted = run.report.ids(peering.ACCEPT)
+        accepted = run.report.ids(ACCEPT_PEERING)
         run.apply(routes.plan_for(env, scope, assume_active=accepted), routes.EXECUTORS)
     else:
-        concern = CONCERNS[name]
-        run.apply(concern.plan_for(env, scope), concern.executors)
+        loaded = concern(name)
+        run.apply(loaded.plan_for(env, scope), loaded.executors)
 
 
 def account_from_context(context: Any) -> str:
