@@ -21,6 +21,7 @@ from peerkeeper import dns, flow_logs, peering, routes
 from peerkeeper.clients import Clients
 from peerkeeper.deadline import Deadline, DeadlineReached
 from peerkeeper.events import Scope
+from peerkeeper.inventory import BULK_READS
 from peerkeeper.model import Action, Finding, Plan
 from peerkeeper.observability import logger, metrics
 from peerkeeper.reconcile import Env, Executor, Pacer, Report, ResourceResult, classify, execute
@@ -32,14 +33,25 @@ class Concern:
     name: str
     plan_for: Callable[[Env, Scope], Plan]
     executors: Mapping[str, Executor]
+    # The region-wide listings (inventory.BULK_READS) this concern reads for a whole-region scope:
+    # the bulk read loads no more than that, since each function's role grants only its concerns'
+    # describes (a DeleteFlowLogs event must not list route tables: EnableFlowLogsPolicy cannot).
+    bulk_reads: tuple[str, ...] = ()
 
 
 CONCERNS: dict[str, Concern] = {
-    peering.CONCERN: Concern(peering.CONCERN, peering.plan_for, peering.EXECUTORS),
-    routes.CONCERN: Concern(routes.CONCERN, routes.plan_for, routes.EXECUTORS),
-    flow_logs.CONCERN: Concern(flow_logs.CONCERN, flow_logs.plan_for, flow_logs.EXECUTORS),
-    dns.CONCERN: Concern(dns.CONCERN, dns.plan_for, dns.EXECUTORS),
+    peering.CONCERN: Concern(peering.CONCERN, peering.plan_for, peering.EXECUTORS, ("vpcs", "peerings")),
+    routes.CONCERN: Concern(routes.CONCERN, routes.plan_for, routes.EXECUTORS, ("vpcs", "route_tables", "peerings")),
+    flow_logs.CONCERN: Concern(flow_logs.CONCERN, flow_logs.plan_for, flow_logs.EXECUTORS, ("vpcs", "flow_logs")),
+    # sync_dns reads the VPCs of its zones by id (inventory.vpcs), and Route 53 outside the inventory.
+    dns.CONCERN: Concern(dns.CONCERN, dns.plan_for, dns.EXECUTORS, ()),
 }
+
+
+def bulk_reads(concerns: Sequence[str]) -> list[str]:
+    """The region-wide listings ``concerns`` need, in inventory order (nothing for an unknown name)."""
+    wanted = {kind for name in concerns if name in CONCERNS for kind in CONCERNS[name].bulk_reads}
+    return [kind for kind in BULK_READS if kind in wanted]
 
 
 @dataclass
@@ -146,10 +158,10 @@ def reconcile(
 
 
 def _load_region(run: Run, scope: Scope, concerns: Sequence[str]) -> None:
-    """The sweep observes in bulk: every listing of the region at once, then each concern reads memory."""
-    kinds = ["vpcs", "route_tables", "peerings"]
-    if flow_logs.CONCERN in concerns:
-        kinds.append("flow_logs")
+    """The sweep observes in bulk: every listing its concerns need at once, then each concern reads memory."""
+    kinds = bulk_reads(concerns)
+    if not kinds:
+        return
     try:
         run.env.inventory.load_region(scope.region, kinds)
     except DeadlineReached:
