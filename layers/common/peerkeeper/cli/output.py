@@ -278,6 +278,8 @@ def fleet_entry(result: Result, region: str) -> dict[str, Any]:
         "counts": doc["counts"],
         "concerns": doc["concerns"],
         "errors": doc["errors"],
+        # whose policy judged it: the account's stack, or your settings (and why); a skipped region
+        **{key: doc[key][region] for key in ("policy", "skipped") if region in doc.get(key, {})},
     }
 
 
@@ -407,6 +409,8 @@ def render_accounts(console: Console, doc: Mapping[str, Any], title: str) -> Non
             counts = item["counts"]
             if item["errors"]:
                 state = "[bold red]error:[/bold red] " + "; ".join(item["errors"])
+            elif item.get("skipped"):
+                state = "[yellow]skipped[/yellow]"
             elif counts["actions"]:
                 state = "[cyan]drift[/cyan]"
             else:
@@ -415,6 +419,15 @@ def render_accounts(console: Console, doc: Mapping[str, Any], title: str) -> Non
             table.add_row(account_id if index == 0 else "", item["region"], *cells, state)
         table.add_section()
     console.print(table)
+    render_policy_notes(console, doc)
+
+
+def render_policy_notes(console: Console, doc: Mapping[str, Any]) -> None:
+    """Each (account, region) left out, or judged with the caller's settings instead of its stack: one whole line."""
+    for item in doc["entries"]:
+        note = item.get("skipped") or (item.get("policy") if str(item.get("policy", "")).startswith("your") else "")
+        if note:
+            console.print(f"{escape(item['account'])} {escape(item['region'])}: {escape(note)}", soft_wrap=True)
 
 
 def render_fleet_summary(console: Console, doc: Mapping[str, Any]) -> None:
