@@ -22,11 +22,22 @@ from peerkeeper.cli import app, common
 from peerkeeper.cli.demo import emulator as demo_emulator
 from peerkeeper.cli.demo import lab as demo_lab
 from peerkeeper.cli.demo.rules import load_template
+from tests.iam import Recorder, World, refused, stack_for
 from tests.integration.test_fleet import in_account
-from tests.support import ROOT, hook_sessions
+from tests.integration.test_why import allow, build_side, peer
+from tests.support import ACCOUNT, ROOT, ec2_client, hook_sessions
 
 ROLE = "peerkeeper-plan"
 MEMBER = "777788889999"
+# What only 'why' reads (test_the_plan_role_allows_every_read_of_why); the rest is plan's.
+WHY_ONLY = {
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeSecurityGroups",
+    "ec2:GetManagedPrefixListEntries",
+    "route53:ListHostedZonesByVPC",
+}
 
 
 @pytest.fixture(scope="module")
@@ -119,26 +130,62 @@ def test_the_plan_role_allows_exactly_the_reads_of_plan(endpoint, plan_role, rol
     assert code == common.EXIT_DRIFT, capsys.readouterr().err
     assert "elasticloadbalancing:DescribeLoadBalancers" in role_calls.actions  # the DNS paths ran
     assert "route53:ListResourceRecordSets" in role_calls.actions
-    assert role_calls.actions == policy_actions(plan_role)
+    assert "cloudformation:DescribeStacks" in role_calls.actions  # each account's own policy
+    assert role_calls.actions == policy_actions(plan_role) - WHY_ONLY
     assert not any(
         action.split(":")[1].startswith(("Create", "Replace", "Accept", "Reject", "Change", "Delete"))
         for action in policy_actions(plan_role)
     )
 
 
-def test_the_plan_role_trusts_only_the_given_account_and_is_made_once_per_account(template, plan_role):
+def test_the_plan_role_trusts_only_the_named_principal_and_is_made_once_per_account(template, plan_role):
     assert plan_role["Condition"] == "CreatePlanRole"
     condition = template["Conditions"]["CreatePlanRole"]
     assert condition == {
         "Fn::And": [
-            {"Fn::Not": [{"Fn::Equals": [{"Ref": "PlanRoleTrustedAccount"}, ""]}]},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "PlanPrincipalArn"}, ""]}]},
             {"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "PlanRoleRegion"}]},
         ]
     }
-    (statement,) = plan_role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${PlanRoleTrustedAccount}:root"}}
+    # One named principal (never an account's root), which must say who it is (SourceIdentity).
+    assume, set_identity = plan_role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert assume["Principal"] == set_identity["Principal"] == {"AWS": {"Ref": "PlanPrincipalArn"}}
+    assert (assume["Action"], set_identity["Action"]) == ("sts:AssumeRole", "sts:SetSourceIdentity")
+    assert assume["Condition"] == {"Null": {"sts:SourceIdentity": "false"}}
     assert plan_role["Properties"]["RoleName"] == {"Ref": "PlanRoleName"}
     parameters = template["Parameters"]
-    assert parameters["PlanRoleTrustedAccount"]["Default"] == ""
+    assert parameters["PlanPrincipalArn"]["Default"] == ""
     assert parameters["PlanRoleName"]["Default"] == ROLE
+
+
+def test_the_plan_role_allows_every_read_of_why(aws, template, capsys, monkeypatch):
+    """``why`` in one account (it has no ``--account`` yet): each of its calls, over questions that take
+    its paths (instance, address, interface, a blocked and an open port), is granted by the plan role,
+    and what the role grants beyond plan's reads is what why reads."""
+    ec2 = ec2_client()
+    api, web = build_side(ec2, "10.1.0.0/16", "api"), build_side(ec2, "10.0.0.0/16", "web")
+    peer(ec2, api, web)
+    allow(web, "tcp", 22, api.cidr)
+    recorder = Recorder()
+    hook_sessions(monkeypatch, "before-parameter-build", recorder)
+    questions = [
+        [api.instance, web.instance, "--port", "22"],
+        [api.ip, web.eni, "--protocol", "icmp"],
+        [api.eni, web.ip, "--protocol", "udp", "--port", "53"],
+    ]
+
+    recorder.recording = True
+    for question in questions:
+        assert app.main(["why", *question, "--json"]) in (0, 2), capsys.readouterr().err
+    recorder.recording = False
+
+    statements = stack_for(template, ACCOUNT, PlanPrincipalArn="arn:aws:iam::111122223333:role/ops").role_statements(
+        "PlanRole"
+    )
+    assert refused(recorder.calls, statements, World(ACCOUNT, ec2_client)) == []
+    assert recorder.actions - WHY_ONLY <= policy_actions(template["Resources"]["PlanRole"]) - WHY_ONLY
+    assert {
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeNetworkAcls",
+        "ec2:DescribeSecurityGroups",
+    } <= recorder.actions
