@@ -23,11 +23,12 @@ C7N := $(C7N_VENV)/bin/custodian
 # pytest workers (pytest-xdist); tests that share a session-wide resource are grouped (--dist loadgroup)
 TEST_WORKERS ?= auto
 
-.PHONY: help demo test fuzz lint typecheck os-packages unit validate build deploy invoke bench bench-smoke checkov stackset-template clean lock venv uv tools
+.PHONY: help demo test fuzz lint typecheck os-packages unit validate build deploy deploy-config invoke bench bench-smoke checkov stackset-template clean lock venv uv tools
 
 help:
 	@echo "make demo      run the seed lab end to end on an embedded AWS emulator"
 	@echo "make test      lint, type check and every test (sets up .venv)"
+	@echo "make bench-smoke  the benchmarks run once at their smallest size (not timed; CI runs it)"
 	@echo "make fuzz      the hostile-input fuzz with its full example budget"
 	@echo "make validate  sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make build     sam build (python3.13, arm64)"
@@ -82,8 +83,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The benchmarks' smoke runs are not in make test: make bench-smoke runs them (CI: beside make test).
 test: lint typecheck os-packages
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 -m "not bench"
+
+bench-smoke: $(STAMP)
+	$(VENV)/bin/pytest -p no:xdist -m bench tests/benchmarks
 
 # make test runs HYPOTHESIS_PROFILE=quick (tests/conftest.py); this is the full budget.
 fuzz: $(STAMP)
@@ -132,8 +137,12 @@ stackset-template: build
 	$(SAM_VENV)/bin/cfn-lint .aws-sam/stackset/template.json
 
 CONFIG_ENV ?= default
-deploy: build
+# An environment that still holds samconfig.toml's example IDs is refused before anything is built.
+deploy: deploy-config build
 	$(SAM) deploy --config-env $(CONFIG_ENV)
+
+deploy-config:
+	$(PYTHON) tools/check_samconfig.py --config-env $(CONFIG_ENV)
 
 FUNCTION ?= RepairRoutesFunction
 EVENT ?= events/repair_routes__DeleteRoute.json

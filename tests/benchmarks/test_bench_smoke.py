@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_tiny_benchmark_runs_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "tiny.json"
     done = subprocess.run(

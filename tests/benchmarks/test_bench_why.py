@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_why_benchmark_runs_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "why.json"
     done = subprocess.run(

@@ -259,7 +259,7 @@ def test_demo_without_its_extra_says_what_to_install(plain):
     assert completed.stdout == ""
     assert completed.stderr.strip().splitlines() == [
         "peerkeeper: error: the demo needs its emulator (moto, yaml, werkzeug, aws_xray_sdk missing): "
-        "pip install 'peerkeeper[demo]'"
+        "pip install '.[demo]' from a checkout of peerkeeper (it is not published on PyPI)"
     ]
 
 

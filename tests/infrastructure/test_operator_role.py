@@ -91,7 +91,7 @@ def test_the_operator_role_allows_exactly_the_calls_of_apply(endpoint, template,
     statements = stack.role_statements("OperatorRole")
 
     role_calls.recording = True
-    code = app.main(["apply", "--endpoint-url", endpoint, "--account", MEMBER, "--role-name", ROLE])
+    code = app.main(["apply", "--yes", "--endpoint-url", endpoint, "--account", MEMBER, "--role-name", ROLE])
     role_calls.recording = False
 
     assert code == common.EXIT_OK, capsys.readouterr()

@@ -80,7 +80,7 @@ def test_apply_converges_then_plan_exits_0(lab, endpoint, capsys):
     pcx = request_peering(endpoint, lab)
     args = ["--endpoint-url", endpoint, "--dns-records", DNS]
 
-    assert app.main(["apply", *args]) == common.EXIT_OK
+    assert app.main(["apply", "--yes", *args]) == common.EXIT_OK
 
     output = capsys.readouterr().out
     assert "converged" in output
@@ -96,7 +96,7 @@ def test_a_refused_request_is_shown_but_is_not_drift(lab, endpoint, capsys):
     """The flag overrides the environment's allowlist; what policy refuses stays refused, so exit 0."""
     pcx = request_peering(endpoint, lab)
     args = ["--endpoint-url", endpoint, "--dns-records", DNS, "--allowed-accounts", OTHER]
-    assert app.main(["apply", *args]) == common.EXIT_OK
+    assert app.main(["apply", "--yes", *args]) == common.EXIT_OK
 
     code, doc = plan_json(capsys, *args)
 
@@ -161,7 +161,7 @@ def test_malformed_allowlist_in_the_environment(capsys, monkeypatch):
 
 
 def test_malformed_allowlist_flag_names_the_flag(capsys):
-    assert app.main(["apply", "--allowed-accounts", "12"]) == common.EXIT_ERROR
+    assert app.main(["apply", "--yes", "--allowed-accounts", "12"]) == common.EXIT_ERROR
     line = one_line_error(capsys)
     assert "ALLOWED_PEER_ACCOUNTS='12'" in line
     assert "--allowed-accounts" in line

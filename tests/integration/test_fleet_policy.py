@@ -75,7 +75,7 @@ def test_apply_accepts_in_each_account_only_what_its_stack_allows(endpoint, memb
     mine = ["--allowed-accounts", f"{a},{b},{c}"]  # the caller allows everything: the stacks decide
     args = ["--endpoint-url", endpoint, "--account", a, "--account", b, "--account", c, "--role-name", ROLE]
 
-    code = app.main(["apply", *args, *mine])
+    code = app.main(["apply", "--yes", *args, *mine])
 
     assert code == common.EXIT_OK, capsys.readouterr()
     assert status(endpoint, a, requests[a]) == "active"  # a's stack: a itself
@@ -97,11 +97,11 @@ def test_apply_reports_the_account_without_the_stack_as_skipped(endpoint, member
     args = ["--endpoint-url", endpoint, "--account", c, "--role-name", ROLE, "--allowed-accounts", c]
     capsys.readouterr()
 
-    assert app.main(["apply", *args]) == common.EXIT_OK
+    assert app.main(["apply", "--yes", *args]) == common.EXIT_OK
     assert status(endpoint, c, pcx) == "pending-acceptance"
     assert "skipped: no stack peerkeeper in us-east-1" in capsys.readouterr().out
 
-    assert app.main(["apply", *args, "--policy-from-environment"]) == common.EXIT_OK
+    assert app.main(["apply", "--yes", *args, "--policy-from-environment"]) == common.EXIT_OK
     assert status(endpoint, c, pcx) == "active"
 
 

@@ -60,7 +60,7 @@ def refuse(path: str, lab, forbidden, context, capsys) -> set[str]:
         plan = json.loads(capsys.readouterr().out)["concerns"]["peering"]
         assert not {a["resource"] for a in plan["actions"] if a["kind"] == "accept-peering"} & set(forbidden.values())
         return {f["resource"] for f in plan["refused"]}
-    assert app.main(["apply", "--region", REGION]) == 0
+    assert app.main(["apply", "--yes", "--region", REGION]) == 0
     return {forbidden["unlisted"], forbidden["overlapping"]}  # judged by the peering status below
 
 

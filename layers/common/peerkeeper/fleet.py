@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import boto3
@@ -371,8 +372,12 @@ def reconcile(
     on_action: Callable[[Action], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     on_unit: Callable[[str, str], None] | None = None,
+    select: Callable[[str, Plan], Plan] | None = None,
 ) -> list[Unit[Swept]]:
-    """The sweep's reconcile in every (account, region) of ``targets``, ``parallel`` pairs at a time."""
+    """The sweep's reconcile in every (account, region) of ``targets``, ``parallel`` pairs at a time.
+
+    ``select(account_id, plan)`` narrows each plan before it is applied (``apply --plan``).
+    """
     from peerkeeper import service  # noqa: PLC0415  (imported on use, like the CLI's reconcile modules)
     from peerkeeper.reconcile import Env, Pacer  # noqa: PLC0415
 
@@ -382,7 +387,10 @@ def reconcile(
             env = Env.create(settings, target.clients, target.account_id)
             scope = Scope(settings.region, target.account_id, f"peerkeeper {command}", whole_region=True)
             pacer = Pacer(settings.mutation_rate, settings.mutation_burst)  # EC2 paces per account and region
-            report = service.reconcile(env, scope, concerns, pacer=pacer, on_action=on_action, on_plan=on_plan)
+            narrow = None if select is None else partial(select, target.account_id)
+            report = service.reconcile(
+                env, scope, concerns, pacer=pacer, on_action=on_action, on_plan=on_plan, select=narrow
+            )
             return Swept(report, env.inventory)
         finally:
             if on_unit is not None:

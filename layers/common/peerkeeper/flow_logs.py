@@ -127,7 +127,7 @@ def plan(world: FlowLogWorld, settings: Settings, account_id: str) -> Plan:
         }
         params["ClientToken"] = client_token(params, world.delivery_id)
         reason = (
-            f"{len(ids)} VPC(s) have no {settings.flow_log_traffic_type} flow log "
+            f"{len(ids)} {'VPC has' if len(ids) == 1 else 'VPCs have'} no {settings.flow_log_traffic_type} flow log "
             f"to log group {settings.flow_log_group}"
         )
         actions.append(Action(CREATE, _resource_name(ids), region, reason, params))

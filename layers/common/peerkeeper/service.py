@@ -63,6 +63,8 @@ class Run:
     time_left: Callable[[], float] | None = None
     on_action: Callable[[Action], None] | None = None  # told after each call (the CLI's progress bar)
     on_plan: Callable[[Plan], None] | None = None  # told of each plan before it is applied
+    # Narrows each plan before it is applied (``apply --plan``: only the reviewed actions still wanted).
+    select: Callable[[Plan], Plan] | None = None
     # An event's run retries what is still settling (a connection being created); the sweep waits.
     retry_waiting: bool = False
     report: Report = field(init=False)
@@ -71,6 +73,8 @@ class Run:
         self.report = Report(mode=self.env.settings.mode)
 
     def apply(self, plan: Plan, executors: Mapping[str, Executor]) -> None:
+        if self.select is not None:
+            plan = self.select(plan)
         if self.on_plan is not None:
             self.on_plan(plan)
         outcomes = execute(
@@ -133,8 +137,9 @@ def reconcile(
     time_left: Callable[[], float] | None = None,
     on_action: Callable[[Action], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
+    select: Callable[[Plan], Plan] | None = None,
 ) -> Report:
-    run = Run(env, pacer, time_left, on_action, on_plan, retry_waiting=not scope.whole_region)
+    run = Run(env, pacer, time_left, on_action, on_plan, select, retry_waiting=not scope.whole_region)
     run.report.scope = scope.to_dict()
     if scope.empty:
         logger.info("nothing to reconcile", extra={"reason": scope.ignored_reason, "event": scope.event_name})

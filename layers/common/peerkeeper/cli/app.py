@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from peerkeeper.cli.common import EXIT_ERROR, Parser, common_options, explain, fleet_options, terminal_logging, version
 from peerkeeper.cli.graph import cmd_graph
-from peerkeeper.cli.plan import cmd_apply, cmd_plan
+from peerkeeper.cli.plan import cmd_apply, cmd_plan, fail_on
 from peerkeeper.cli.why import cmd_why
 
 if TYPE_CHECKING:
@@ -29,16 +29,30 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plan = commands.add_parser("plan", help="show every action the sweep would take (exit 0 in sync, 2 drift)")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--out", metavar="FILE", help="save the plan (JSON) for review and apply --plan FILE")
+    plan.add_argument(
+        "--fail-on",
+        type=fail_on,
+        metavar="KINDS",
+        help="exit 2 also when a finding of these kinds exists: any of refused,conflicts,problems",
+    )
     common_options(plan)
     fleet_options(plan)
     plan.set_defaults(handler=cmd_plan)
-    apply = commands.add_parser("apply", help="reconcile now (exit 0 converged, 1 error)")
+    apply = commands.add_parser(
+        "apply", help="reconcile now; on a terminal, shows the plan and asks first (exit 0 converged, 1 error)"
+    )
+    apply.add_argument("--plan", metavar="FILE", help="carry out exactly the plan saved by plan --out FILE")
+    apply.add_argument("--yes", "-y", action="store_true", help="do not ask (automation): apply what is found now")
+    apply.add_argument("--json", action="store_true", help="print the plan's document with each action's outcome")
     common_options(apply)
     fleet_options(apply)
     apply.set_defaults(handler=cmd_apply)
     graph = commands.add_parser("graph", help="draw the VPCs, peering connections and drift that plan sees")
     graph.add_argument(
-        "--format", choices=("mermaid", "dot", "html"), help="default: from --output's suffix, else mermaid"
+        "--format",
+        choices=("mermaid", "dot", "html", "svg", "png"),
+        help="default: from --output's suffix (.mmd .dot .gv .html .svg .png), else mermaid; svg and png need Graphviz",
     )
     graph.add_argument("--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     graph.add_argument("--detail", choices=("tables",), help="tables: each VPC's route tables, missing routes in red")

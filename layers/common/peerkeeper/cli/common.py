@@ -22,6 +22,7 @@ from botocore.exceptions import (
     ProfileNotFound,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from peerkeeper.clients import Clients
 from peerkeeper.fleet import DEFAULT_PARALLEL, DEFAULT_STACK_NAME, Target
@@ -72,6 +73,38 @@ _CREDENTIAL_CODES = frozenset(
         "InvalidAccessKeyId",
     }
 )
+
+
+# How a count reads: "1 action", "2 conflicts" ("refused" reads the same).
+NOUNS = {
+    "actions": ("action", "actions"),
+    "refused": ("refused", "refused"),
+    "conflicts": ("conflict", "conflicts"),
+    "problems": ("problem", "problems"),
+    "errors": ("error", "errors"),
+    "accounts": ("account", "accounts"),
+}
+
+
+def counted(number: int, noun: str) -> str:
+    """``counted(1, "actions")`` is "1 action"; a noun not in :data:`NOUNS` takes an "s"."""
+    one, many = NOUNS.get(noun, (noun, f"{noun}s"))
+    return f"{number} {one if number == 1 else many}"
+
+
+def stdout_is_terminal() -> bool:
+    """Tables for a person at a terminal; whole lines for a pipe, a file or a CI log."""
+    return sys.stdout.isatty()
+
+
+def confirm(question: str) -> bool:
+    """Ask on the terminal (stderr, so a piped stdout keeps only the plan); only "yes" or "y" says yes."""
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not answer:
+        sys.stderr.write("\n")
+    return answer.strip().lower() in ("y", "yes")
 
 
 class UsageError(Exception):
@@ -260,9 +293,7 @@ def version() -> str:
 
 def explain(error: Exception) -> str | None:
     """One line for an error a person can cause; ``None`` for a bug (which keeps its traceback)."""
-    if isinstance(error, UsageError):
-        return str(error)
-    if isinstance(error, SettingsError):
+    if isinstance(error, UsageError | SettingsError):
         return str(error)
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials found: use --profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
@@ -281,6 +312,11 @@ def explain(error: Exception) -> str | None:
         return f"{error.operation_name} failed ({code}): {message}"
     if isinstance(error, BotoCoreError):
         return str(error)
+    if isinstance(error, ResponseParserError):  # not a BotoCoreError: an endpoint that is not AWS, answering HTML
+        return (
+            "the endpoint's answer is not an AWS answer (an emulator answers so for a region it does not serve): "
+            "check --region and --endpoint-url"
+        )
     return None
 
 

@@ -6,21 +6,37 @@ import argparse
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from peerkeeper.cli.common import EXIT_ERROR, EXIT_OK, UsageError
+from peerkeeper.cli.common import EXIT_ERROR, EXIT_OK, UsageError, stdout_is_terminal
 from peerkeeper.cli.output import display, enter_fleet
 from peerkeeper.cli.run import run_many, unit_count
 from peerkeeper.settings import DRY_RUN
 
-if TYPE_CHECKING:
-    pass
+
+def _format(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The format, and for SVG/PNG the ``dot`` that draws it: checked before anything is read from AWS."""
+    from peerkeeper import graph  # noqa: PLC0415  (not needed on the Lambda path)
+    from peerkeeper.graph import graphviz  # noqa: PLC0415
+
+    try:
+        fmt = graph.format_for(args.format, args.output)
+    except graph.FormatError as error:
+        raise UsageError(str(error)) from error
+    if fmt == "png" and not args.output and stdout_is_terminal():
+        raise UsageError("a PNG is not for a terminal: pass --output FILE.png (or pipe it)")
+    if fmt not in graphviz.IMAGE_FORMATS:
+        return fmt, None
+    try:
+        return fmt, graphviz.find_dot()
+    except graphviz.GraphvizError as error:
+        raise UsageError(str(error)) from error
 
 
 def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
     from peerkeeper import graph  # noqa: PLC0415  (not needed on the Lambda path)
+    from peerkeeper.graph import graphviz  # noqa: PLC0415
 
-    fmt = graph.format_for(args.format, args.output)
+    fmt, dot_path = _format(args)
     with display() as shown:  # one account, or every account of --account / --org, like plan
         group = enter_fleet(args, base, DRY_RUN, shown)
         shown.phase("observing", unit_count(group))
@@ -28,15 +44,24 @@ def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
     observed = [item for r in results for item in graph.observed(r.account_id, r.reports, r.inventories)]
     errors = [f"{r.account_id}: {error}" if group.many else error for r in results for error in r.errors]
     errors += [f"{item.account_id}: {item.reason}" for item in group.unreachable]
-    text = graph.render(graph.picture(observed, detail=args.detail == "tables", errors=errors), fmt)
+    drawing = graph.picture(observed, detail=args.detail == "tables", errors=errors)
+    content: str | bytes = graph.render(drawing, "dot" if dot_path else fmt)
+    if dot_path:
+        try:
+            content = graphviz.render(str(content), fmt, dot_path)
+        except graphviz.GraphvizError as failed:
+            raise UsageError(str(failed)) from failed
     for error in errors:
         sys.stderr.write(f"peerkeeper: warning: {error}\n")
     if args.output:
         try:
-            graph.write_atomically(Path(args.output), text)
+            graph.write_atomically(Path(args.output), content)
         except OSError as error:
             raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from error
         sys.stderr.write(f"peerkeeper: wrote the {fmt} picture to {args.output}\n")
+    elif isinstance(content, bytes):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(content)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(content)
     return EXIT_ERROR if group.unreachable else EXIT_OK

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
+import sys
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +22,7 @@ from peerkeeper.cli.common import (
     PLANNED,
     SKIPPED,
     TERMINAL,
+    counted,
     make_console,
 )
 from peerkeeper.cli.run import Fleet, Result, resolve_fleet
@@ -95,7 +99,8 @@ def render_findings(console: Console, doc: Mapping[str, Any]) -> None:
 
 def render_summary(console: Console, doc: Mapping[str, Any]) -> None:
     counts = doc["counts"]
-    parts = [f"{counts['actions']} action(s)"] + [f"{counts[kind]} {kind}" for kind in FINDING_KINDS if counts[kind]]
+    parts = [counted(counts["actions"], "actions")]
+    parts += [counted(counts[kind], kind) for kind in FINDING_KINDS if counts[kind]]
     console.print(
         f"[bold]{doc['command']}[/bold] · account {doc['account']} · {', '.join(doc['regions'])}: {', '.join(parts)}"
     )
@@ -115,6 +120,109 @@ def render_outcomes(console: Console, result: Result) -> None:
         counted = [sum(1 for a in group["actions"] if a["outcome"] == status) for status in statuses]
         table.add_row(name, *(str(n) if n else "·" for n in counted))
     console.print(table)
+
+
+# -- whole lines (standard output not a terminal: a pipe, a file, a CI log) -----------------------
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_LINE_LABELS = {"refused": "refused", "conflicts": "conflict", "problems": "problem"}
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line whatever AWS or a tag put in it: control characters written as ``\\xNN``."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def _route(destination: object, target: object) -> str:
+    return f" {destination} -> {target}" if destination and target else ""
+
+
+def action_line(account_id: str, concern: str, action: Mapping[str, Any]) -> str:
+    """One action, whole: outcome, concern, kind, resource, (a route's CIDR -> target), region, account, why."""
+    params = action.get("params") or {}
+    route = _route(
+        params.get("DestinationCidrBlock") or params.get("DestinationIpv6CidrBlock"),
+        params.get("VpcPeeringConnectionId"),
+    )
+    line = (
+        f"{action.get('outcome', PLANNED)} {concern} {action['kind']} {action['resource']}{route}"
+        f" in {action['region']} (account {account_id}): {action['reason']}"
+    )
+    if action.get("note"):
+        line += f" [{action['note']}]"
+    if action.get("error"):
+        line += f" [error: {action['error']}]"
+    return one_line(line)
+
+
+def finding_line(account_id: str, concern: str, kind: str, finding: Mapping[str, Any]) -> str:
+    """One finding, whole: refused/conflict/problem, concern, resource, (a route's CIDR -> target), region, why."""
+    route = _route(finding.get("destination"), finding.get("wanted")) if concern == "routes" else ""
+    return one_line(
+        f"{_LINE_LABELS[kind]} {concern} {finding.get('resource', '')}{route}"
+        f" in {finding.get('region', '')} (account {account_id}): {finding.get('reason', '')}"
+    )
+
+
+def _entries(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A fleet's entries, or a single account's document as its one entry."""
+    return list(doc["entries"]) if "entries" in doc else [doc]
+
+
+def _counts(counts: Mapping[str, int], kinds: Sequence[str] = ("actions", *FINDING_KINDS)) -> str:
+    parts = [counted(counts[kind], kind) for kind in kinds if counts[kind] or kind == "actions"]
+    return ", ".join(parts)
+
+
+def print_lines(doc: Mapping[str, Any], findings: Mapping[str, Any] | None = None) -> None:
+    """Every action of ``doc`` and every finding of ``findings`` (default ``doc``), one line each, then totals."""
+    out = sys.stdout
+    for entry in _entries(doc):
+        for concern, group in entry["concerns"].items():
+            out.writelines(action_line(entry["account"], concern, action) + "\n" for action in group["actions"])
+    for entry in _entries(findings or doc):
+        for kind in FINDING_KINDS:
+            for concern, group in entry["concerns"].items():
+                out.writelines(finding_line(entry["account"], concern, kind, f) + "\n" for f in group[kind])
+    if "entries" in doc:
+        _print_entries(findings or doc)
+    print_summary_line(doc)
+
+
+def _print_entries(doc: Mapping[str, Any]) -> None:
+    """A fleet's (account, region) pairs: their state and counts; the accounts it could not enter."""
+    for entry in doc["entries"]:
+        state = "error" if entry["errors"] else "drift" if entry["counts"]["actions"] else "in sync"
+        state = "skipped" if entry.get("skipped") and not entry["errors"] else state
+        line = f"{state}: account {entry['account']} in {entry['region']}: {_counts(entry['counts'])}"
+        sys.stdout.write(one_line(line) + "\n")
+        sys.stdout.writelines(one_line(f"error: {error}") + "\n" for error in entry["errors"])
+        note = _policy_note(entry)
+        if note:
+            sys.stdout.write(one_line(f"policy: account {entry['account']} in {entry['region']}: {note}") + "\n")
+    for item in doc["unreachable"]:
+        sys.stdout.write(one_line(f"unreachable: account {item['account']}: {item['reason']}") + "\n")
+
+
+def print_summary_line(doc: Mapping[str, Any]) -> None:
+    where = ", ".join(doc["regions"])
+    who = counted(len(doc["accounts"]), "accounts") if "entries" in doc else f"account {doc['account']}"
+    counts = doc["counts"]
+    in_sync = doc["command"] == "plan" and not counts["actions"] and not counts["errors"]
+    said = "no action: every concern is in sync" if in_sync else _counts(counts)
+    line = f"{doc['command']}: {who} in {where}: {said}"
+    if in_sync and any(counts[kind] for kind in FINDING_KINDS):
+        line += f" ({_counts(counts, FINDING_KINDS)})"
+    if doc["command"] != "plan":
+        outcomes = Counter(
+            action["outcome"] for entry in _entries(doc) for g in entry["concerns"].values() for action in g["actions"]
+        )
+        if outcomes:
+            line += f" ({', '.join(f'{n} {outcome}' for outcome, n in sorted(outcomes.items()))})"
+    if doc.get("unreachable"):
+        line += f"; {counted(len(doc['unreachable']), 'accounts')} unreachable"
+    sys.stdout.write(one_line(line) + "\n")
+    for error in doc.get("errors", []) if "entries" not in doc else []:
+        sys.stdout.write(one_line(f"error: {error}") + "\n")
 
 
 class Display:
@@ -422,19 +530,26 @@ def render_accounts(console: Console, doc: Mapping[str, Any], title: str) -> Non
     render_policy_notes(console, doc)
 
 
+def _policy_note(entry: Mapping[str, Any]) -> str:
+    """Why an (account, region) was left out, or judged with the caller's settings instead of its stack."""
+    policy = str(entry.get("policy") or "")
+    return str(entry.get("skipped") or (policy if policy.startswith("your") else ""))
+
+
 def render_policy_notes(console: Console, doc: Mapping[str, Any]) -> None:
     """Each (account, region) left out, or judged with the caller's settings instead of its stack: one whole line."""
     for item in doc["entries"]:
-        note = item.get("skipped") or (item.get("policy") if str(item.get("policy", "")).startswith("your") else "")
+        note = _policy_note(item)
         if note:
             console.print(f"{escape(item['account'])} {escape(item['region'])}: {escape(note)}", soft_wrap=True)
 
 
 def render_fleet_summary(console: Console, doc: Mapping[str, Any]) -> None:
     counts = doc["counts"]
-    parts = [f"{counts['actions']} action(s)"] + [f"{counts[kind]} {kind}" for kind in FINDING_KINDS if counts[kind]]
-    accounts = len(doc["accounts"])
-    line = f"[bold]{doc['command']}[/bold] · {accounts} account(s) · {', '.join(doc['regions'])}: {', '.join(parts)}"
+    parts = [counted(counts["actions"], "actions")]
+    parts += [counted(counts[kind], kind) for kind in FINDING_KINDS if counts[kind]]
+    accounts = counted(len(doc["accounts"]), "accounts")
+    line = f"[bold]{doc['command']}[/bold] · {accounts} · {', '.join(doc['regions'])}: {', '.join(parts)}"
     if doc["unreachable"]:
-        line += f" · [bold red]{len(doc['unreachable'])} account(s) unreachable[/bold red]"
+        line += f" · [bold red]{counted(len(doc['unreachable']), 'accounts')} unreachable[/bold red]"
     console.print(line)

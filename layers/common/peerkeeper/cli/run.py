@@ -168,6 +168,7 @@ def run_many(
     on_plan: Callable[[Plan], None] | None = None,
     parallel: int = DEFAULT_PARALLEL,
     on_unit: Callable[[str, str], None] | None = None,
+    select: Callable[[str, Plan], Plan] | None = None,
 ) -> list[Result]:
     """The sweep in every (account, region) of ``targets``, concurrently (:mod:`peerkeeper.fleet`)."""
     results = {
@@ -181,7 +182,14 @@ def run_many(
         for target in targets
     }
     units = fleet.reconcile(
-        targets, command, concerns, parallel=parallel, on_action=on_action, on_plan=on_plan, on_unit=on_unit
+        targets,
+        command,
+        concerns,
+        parallel=parallel,
+        on_action=on_action,
+        on_plan=on_plan,
+        on_unit=on_unit,
+        select=select,
     )
     for unit in units:
         result = results[unit.account_id]

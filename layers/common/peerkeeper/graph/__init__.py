@@ -8,6 +8,8 @@ them into a :class:`~peerkeeper.graph.model.Picture`, and one of three renderers
 - ``dot``: Graphviz (``dot -Tsvg``);
 - ``html``: one self-contained page (inline SVG, no network fetch) with a legend, hover details
   and the plan's actions beside the picture.
+- ``svg`` / ``png``: the ``dot`` text drawn by Graphviz when it is installed
+  (:mod:`peerkeeper.graph.graphviz`).
 
 The output is deterministic (same world, same bytes), so pictures can be diffed in review.
 """
@@ -32,10 +34,34 @@ FORMATS: Mapping[str, Callable[[Picture], str]] = {
     "dot": dot.render,
     "html": html.render,
 }
-SUFFIXES = {".mmd": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot", ".html": "html", ".htm": "html"}
+SUFFIXES = {
+    ".mmd": "mermaid",
+    ".md": "mermaid",
+    ".dot": "dot",
+    ".gv": "dot",
+    ".html": "html",
+    ".htm": "html",
+    ".svg": "svg",
+    ".png": "png",
+}
 DEFAULT_FORMAT = "mermaid"
 
-__all__ = ["FORMATS", "Observed", "Picture", "build", "format_for", "observed", "render", "write_atomically"]
+
+class FormatError(ValueError):
+    """``--format`` and ``--output``'s suffix disagree, or the suffix names no format."""
+
+
+__all__ = [
+    "FORMATS",
+    "FormatError",
+    "Observed",
+    "Picture",
+    "build",
+    "format_for",
+    "observed",
+    "render",
+    "write_atomically",
+]
 
 
 def observed(account_id: str, reports: Mapping[str, Report], inventories: Mapping[str, Inventory]) -> list[Observed]:
@@ -65,21 +91,31 @@ def render(drawing: Picture, fmt: str) -> str:
 
 
 def format_for(requested: str | None, output: str | None) -> str:
-    """The requested format, else the one the output file's suffix names, else Mermaid."""
-    if requested:
-        return requested
-    if output:
-        return SUFFIXES.get(Path(output).suffix.lower(), DEFAULT_FORMAT)
-    return DEFAULT_FORMAT
+    """The format ``--output``'s suffix names (``--format``, if given, must agree), else ``--format`` or Mermaid.
+
+    A file whose suffix names another format, or none that is known, is refused rather than written
+    misnamed (Mermaid text in ``net.png``). A file without a suffix takes ``--format``.
+    """
+    if not output:
+        return requested or DEFAULT_FORMAT
+    suffix = Path(output).suffix.lower()
+    named = SUFFIXES.get(suffix)
+    if named is None and (suffix or not requested):
+        known = ", ".join(SUFFIXES)
+        raise FormatError(f"cannot tell the format of {output}: name it {known}, or pass --format")
+    if requested and named and requested != named:
+        raise FormatError(f"--format {requested} does not match {output} ({named}): make them agree")
+    return named or requested or DEFAULT_FORMAT
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the whole new one, never half."""
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` so that a reader sees the old file or the whole new one, never half."""
     directory = path.resolve().parent
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         umask = os.umask(0)

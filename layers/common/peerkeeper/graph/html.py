@@ -468,7 +468,7 @@ def render(picture: Picture) -> str:
         "<aside><h1>Network and drift</h1>",
         f'<p class="summary">{esc(_summary(picture))}</p>{errors}',
         f"<h2>Legend</h2>{_legend()}",
-        f"<h2>Plan ({len(picture.actions)} actions)</h2>{_actions(picture)}",
+        f"<h2>Plan ({_count(len(picture.actions), 'action')})</h2>{_actions(picture)}",
         f"<h2>Not changed by peerkeeper</h2>{_findings(picture)}",
         "</aside>",
         f'<script type="application/json" id="layout">{_json(data)}</script>',

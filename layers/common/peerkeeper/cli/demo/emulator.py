@@ -113,7 +113,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 BUNDLE = Path(__file__).resolve().parents[2] / "_bundle"  # copies of template.yaml and functions/ in a wheel
 
-DEMO_EXTRA = "pip install 'peerkeeper[demo]'"
+DEMO_EXTRA = "pip install '.[demo]' from a checkout of peerkeeper (it is not published on PyPI)"
 
 
 def project_root(start: Path | None = None) -> Path:
