@@ -11,7 +11,6 @@ global) are checked on the template.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ import pytest
 # Powertools' logger keeps the sys.stdout of its import: import it outside any captured test.
 import peerkeeper.observability  # noqa: F401
 from peerkeeper.cli import app, common
-from peerkeeper.cli.demo import emulator as demo_emulator
 from peerkeeper.cli.demo import lab as demo_lab
 from peerkeeper.cli.demo.rules import load_template
 from tests.iam import Recorder, World, refused, stack_for
@@ -82,12 +80,6 @@ def role_calls(monkeypatch: pytest.MonkeyPatch) -> RoleCalls:
     # fleet.assume makes the role's session from a botocore session: only those are recorded.
     hook_sessions(monkeypatch, "before-call", recorder, only=lambda kwargs: "botocore_session" in kwargs)
     return recorder
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with demo_emulator.emulator() as url:
-        yield url
 
 
 def build_member_world(endpoint: str) -> str:
