@@ -3,11 +3,12 @@
 ``peerkeeper apply --account <member> --role-name peerkeeper-operator`` runs against moto's server
 over a member world that takes every write path (a request to accept, an unlisted one to reject
 under the member stack's ``RejectUnlisted=true``, missing routes, a dead route to replace, records
-to write, VPCs without flow logs) and reads the member's deployed stack (moto CloudFormation, the
-policy parameters). Every call made with the role's credentials is recorded (tests/iam.py): the
-set of their IAM actions must equal the role's Allow actions, and each call must pass the role's
-statements with their resources and conditions (the allowlist on accept, CNAME-only DNS writes,
-PassRole of the flow-log role only, the ignore-tag deny). The trust policy is checked on the template.
+to write, VPCs without flow logs) and reads the member's deployed StackSet instance (moto
+CloudFormation: found by listing, then its policy parameters). Every call made with the role's
+credentials is recorded (tests/iam.py): the set of their IAM actions must equal the role's Allow
+actions, and each call must pass the role's statements with their resources and conditions (the
+allowlist on accept, CNAME-only DNS writes, PassRole of the flow-log role only, the ignore-tag
+deny). The trust policy is checked on the template.
 """
 
 from __future__ import annotations
@@ -41,13 +42,13 @@ def allow_actions(statements: list[dict[str, Any]]) -> set[str]:
 
 
 def deploy_policy(endpoint: str, parameters: dict[str, str]) -> None:
-    """The member's stack, as far as apply reads it: its policy parameters."""
+    """The member's StackSet instance, as far as apply reads it: its policy parameters (and its name)."""
     body = {
         "Parameters": {name: {"Type": "String"} for name in parameters},
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
     }
     in_account(endpoint, MEMBER).cloudformation(REGION).create_stack(
-        StackName="peerkeeper",
+        StackName="StackSet-peerkeeper-8c5b9f40-1a2b-11f1-9c3d-0a1b2c3d4e5f",
         TemplateBody=json.dumps(body),
         Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
     )

@@ -138,3 +138,15 @@ def test_every_session_carries_the_callers_identity(endpoint, members, monkeypat
     (body,) = bodies.bodies
     assert body["SourceIdentity"] == ["moto"]  # moto's default caller: arn:aws:sts::123456789012:user/moto
     assert body["RoleSessionName"] == ["peerkeeper-moto"]
+
+
+def test_a_stackset_instance_is_found_by_the_stack_sets_name(endpoint, members, sts, capsys):  # noqa: F811
+    c = members["c"]
+    deploy(endpoint, c, name="StackSet-peerkeeper-0a1b2c3d-4e5f", AllowedPeerAccounts="444444444444")
+    pcx = same_account_request(endpoint, c)
+
+    code, doc = plan_json(capsys, "--endpoint-url", endpoint, "--account", c, "--role-name", ROLE)
+
+    (entry,) = doc["entries"]
+    assert (code, entry["policy"]) == (common.EXIT_DRIFT, "stack peerkeeper")
+    assert [f["resource"] for f in entry["concerns"]["peering"]["refused"]] == [pcx]

@@ -244,15 +244,35 @@ def reach(
 
 
 # -- each account's own policy ----------------------------------------------------------------
+def _stack_set_instance(clients: Clients, region: str, stack_name: str) -> str | None:
+    """The one live stack named ``StackSet-<stack_name>-<id>`` (how a StackSet names its instances)."""
+    prefix = f"StackSet-{stack_name}-"
+    names = [
+        str(summary["StackName"])
+        for page in clients.cloudformation(region).get_paginator("list_stacks").paginate()
+        for summary in page.get("StackSummaries", [])
+        if str(summary.get("StackName", "")).startswith(prefix) and summary.get("StackStatus") not in _NOT_DEPLOYED
+    ]
+    return names[0] if len(names) == 1 else None
+
+
 def stack_parameters(clients: Clients, region: str, stack_name: str) -> dict[str, str] | None:
-    """The parameters of the deployed stack ``stack_name`` in ``region``; ``None`` when there is none."""
+    """The parameters of the deployed stack ``stack_name`` in ``region``; ``None`` when there is none.
+
+    A stack of that name, else the StackSet instance of a stack set of that name (its stacks are
+    named ``StackSet-<set>-<id>``, different in every account and region).
+    """
+    cloudformation = clients.cloudformation(region)
     try:
-        stacks = clients.cloudformation(region).describe_stacks(StackName=stack_name)["Stacks"]
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as error:
         details = error.response.get("Error", {})
-        if details.get("Code") == "ValidationError" and "does not exist" in str(details.get("Message", "")):
+        if details.get("Code") != "ValidationError" or "does not exist" not in str(details.get("Message", "")):
+            raise
+        instance = _stack_set_instance(clients, region, stack_name)
+        if instance is None:
             return None
-        raise
+        stacks = cloudformation.describe_stacks(StackName=instance)["Stacks"]
     deployed = [stack for stack in stacks if stack.get("StackStatus") not in _NOT_DEPLOYED]
     if not deployed:
         return None
