@@ -117,9 +117,11 @@ def test_the_plan_role_allows_exactly_the_reads_of_plan(endpoint, plan_role, rol
 
     role_calls.recording = True
     code = app.main([*args, "--json", "--allowed-accounts", MEMBER])
+    graphed = app.main(["graph", *args[1:], "--allowed-accounts", MEMBER])  # the same reads, drawn
     role_calls.recording = False
 
     assert code == common.EXIT_DRIFT, capsys.readouterr().err
+    assert graphed == common.EXIT_OK, capsys.readouterr().err
     assert "elasticloadbalancing:DescribeLoadBalancers" in role_calls.actions  # the DNS paths ran
     assert "route53:ListResourceRecordSets" in role_calls.actions
     assert "cloudformation:DescribeStacks" in role_calls.actions  # each account's own policy
