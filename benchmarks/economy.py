@@ -36,12 +36,13 @@ class Minimum:
 
 def accept_minimum(k: int) -> Minimum:
     return Minimum(
-        reads={"DescribeVpcPeeringConnections": 1, "DescribeVpcs": 1, "DescribeRouteTables": 1},
+        reads={"DescribeVpcPeeringConnections": 2, "DescribeVpcs": 1, "DescribeRouteTables": 1},
         mutations={"AcceptVpcPeeringConnection": 1, "CreateRoute": 2 * k},
         why=(
-            "the connection (status, sides, tags); both VPCs in one filtered call (CIDRs for the overlap "
-            "check, owner, ignore tag); both VPCs' tables in one filtered call. Accept once; CreateRoute "
-            f"takes one route: one per table per side (2 x {k})."
+            "the connection (status, sides, tags); the accepter VPC's active connections (a requester "
+            "overlapping another trusted peer is refused: issue 18); both VPCs in one filtered call (CIDRs "
+            "for the overlap check, owner, ignore tag); both VPCs' tables in one filtered call. Accept once; "
+            f"CreateRoute takes one route: one per table per side (2 x {k})."
         ),
     )
 

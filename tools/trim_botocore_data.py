@@ -38,6 +38,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
         "DescribeRouteTables",
         "DescribeVpcPeeringConnections",
         "DescribeVpcs",
+        "GetManagedPrefixListEntries",
         "RejectVpcPeeringConnection",
         "ReplaceRoute",
     ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -184,3 +185,36 @@ def mermaid_page(source: str, script: Path, out: Path) -> Path:
         "</script></body></html>"
     )
     return out
+
+
+# What Chromium measures of the page's own drawing: each connection label's box as rendered (the
+# real font, not the layout's estimate) against the cards, the account and region headers, the
+# frames' and panels' edges, and the other labels.
+_LABEL_CHECK = """<script>(function(){
+function r(e){var b=e.getBoundingClientRect();return [b.left,b.top,b.right,b.bottom];}
+function apart(a,b){return a[2]<=b[0]||b[2]<=a[0]||a[3]<=b[1]||b[3]<=a[1];}
+function inside(a,o){return o[0]<=a[0]&&a[2]<=o[2]&&o[1]<=a[1]&&a[3]<=o[3];}
+function all(q){return [].slice.call(document.querySelectorAll(q));}
+var labels=all(".elabel").map(function(l){return [l.id,r(l)];}),bad=[];
+var heads=all(".frame-title,.panel-head rect").map(function(e){return [e.textContent||"header",r(e)];});
+var cards=all(".card").map(function(c){return [c.id,r(c.querySelector("rect"))];});
+var boxes=all(".frame-bg,.panel-bg").map(function(e){return [e.parentNode.id,r(e)];});
+labels.forEach(function(l,i){
+ heads.concat(cards).forEach(function(o){if(!apart(l[1],o[1]))bad.push(l[0]+" overlaps "+o[0]);});
+ boxes.forEach(function(o){if(!inside(l[1],o[1])&&!apart(l[1],o[1]))bad.push(l[0]+" crosses the edge of "+o[0]);});
+ labels.slice(i+1).forEach(function(o){if(!apart(l[1],o[1]))bad.push(l[0]+" overlaps "+o[0]);});});
+document.body.setAttribute("data-labels",labels.length);
+document.body.setAttribute("data-clashes",bad.join("; "));
+})();</script>"""
+
+
+def label_clashes(page: Path, scratch: Path) -> tuple[int, list[str]]:
+    """(labels drawn, what each label overlaps or crosses) as Chromium renders ``page``."""
+    checked = scratch / f"checked-{page.name}"
+    checked.write_text(page.read_text(encoding="utf-8").replace("</body>", _LABEL_CHECK + "</body>"), encoding="utf-8")
+    document = dom(checked)
+    count = re.search(r'data-labels="(\d+)"', document)
+    clashes = re.search(r'data-clashes="([^"]*)"', document)
+    if count is None or clashes is None:
+        raise RuntimeError("the label check did not run in Chromium")
+    return int(count.group(1)), [clash for clash in html.unescape(clashes.group(1)).split("; ") if clash]

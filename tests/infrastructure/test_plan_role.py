@@ -93,6 +93,12 @@ def build_member_world(endpoint: str) -> str:
     clients.ec2("us-west-2").accept_vpc_peering_connection(
         VpcPeeringConnectionId=pcx["VpcPeeringConnection"]["VpcPeeringConnectionId"]
     )
+    # a route table sending a managed prefix list to a transit gateway: plan reads the list's entries
+    listed = ec2.create_managed_prefix_list(
+        PrefixListName="corporate", MaxEntries=5, AddressFamily="IPv4", Entries=[{"Cidr": "172.16.0.0/12"}]
+    )["PrefixList"]["PrefixListId"]
+    tgw = ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
+    ec2.create_route(RouteTableId=lab.web.tables[-1], DestinationPrefixListId=listed, TransitGatewayId=tgw)
     # a second private zone of the same name (on the other VPC): plan reads both zones' VPCs
     clients.route53().create_hosted_zone(
         Name=demo_lab.ZONE_NAME,

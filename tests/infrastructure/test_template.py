@@ -32,6 +32,7 @@ ACCEPT_PEERING = {
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
     "ec2:DescribeRouteTables",
+    "ec2:GetManagedPrefixListEntries",  # accept_peering routes what it accepted: prefix lists guard tables
     "ec2:AcceptVpcPeeringConnection",
     "ec2:RejectVpcPeeringConnection",
     "ec2:CreateRoute",
@@ -41,6 +42,7 @@ REPAIR_ROUTES = {
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
     "ec2:DescribeRouteTables",
+    "ec2:GetManagedPrefixListEntries",
     "ec2:CreateRoute",
     "ec2:ReplaceRoute",
 }
@@ -64,7 +66,7 @@ EXPECTED_ACTIONS = {
 # destination) and notifications (only when a topic, and its key, are configured).
 RUNTIME_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "sqs:SendMessage"}
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
-NOTIFY_ACTIONS = {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"}
+NOTIFY_ACTIONS = {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "dynamodb:GetItem", "dynamodb:UpdateItem"}
 # And Security Hub findings (only when SecurityHub=true).
 SECURITY_HUB_ACTIONS = {"securityhub:BatchImportFindings", "securityhub:GetFindings"}
 

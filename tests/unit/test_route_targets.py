@@ -119,8 +119,17 @@ def test_igw_firewall_is_not_the_target():
     assert route.target == "igw-0a1b2c3d4e5f60010"
 
 
-def test_prefix_list_routes_are_skipped():
-    assert parse_route({"DestinationPrefixListId": "pl-63a5400a", "GatewayId": "vpce-0a1b2c3d4e5f60018"}) is None
+def test_prefix_list_routes_keep_their_list_id_as_destination():
+    """Issue 18: a prefix-list route is an aggregate like a CIDR route, so it is parsed, not dropped."""
+    route = parse_route({"DestinationPrefixListId": "pl-63a5400a", "GatewayId": "vpce-0a1b2c3d4e5f60018"})
+
+    assert route is not None
+    assert (route.destination, route.prefix_list, route.target) == (
+        "pl-63a5400a",
+        "pl-63a5400a",
+        "vpce-0a1b2c3d4e5f60018",
+    )
+    assert parse_route({"DestinationCidrBlock": "10.0.0.0/8", "TransitGatewayId": "tgw-1"}).prefix_list == ""  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

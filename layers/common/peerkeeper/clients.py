@@ -127,6 +127,10 @@ class Clients:
         # Made only when SECURITY_HUB=true: handlers without it never pay for this client.
         return self._client("securityhub", region)  # type: ignore[no-any-return]
 
+    def dynamodb(self, region: str) -> Any:
+        # Made only when a notification topic and its CONFLICTS_TABLE are set (what was told).
+        return self._client("dynamodb", region)
+
     def sts(self, region: str) -> STSClient:
         return self._client("sts", region)  # type: ignore[no-any-return]
 

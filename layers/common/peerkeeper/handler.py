@@ -12,7 +12,7 @@ from typing import Any
 
 from peerkeeper.clients import default_clients
 from peerkeeper.events import Scope, delivery_id, scope_from_event
-from peerkeeper.notify import as_sweep_tells, notify
+from peerkeeper.notify import FAILED, ConflictMemory, as_sweep_tells, notify
 from peerkeeper.observability import logger, metrics
 from peerkeeper.reconcile import Pacer
 from peerkeeper.securityhub import publish
@@ -49,9 +49,13 @@ def handle(event: Any, context: Any, concerns: Sequence[str], *, whole_region: b
     # Before raising: a failed action is exactly what operators must hear about.
     function = str(getattr(context, "function_name", "") or "")
     told = as_sweep_tells(summary, event, settings, env.account_id) if whole_region else summary
+    memory = ConflictMemory(settings, env.clients, env.account_id, whole_region=whole_region)
+    told = memory.to_tell(told)  # a conflict is told once, like a refusal
     notification = notify(settings, env.clients, told, function=function, account=env.account_id)
     if notification:
         summary["notification"] = notification
+    if notification != FAILED:
+        memory.remember()
     findings = publish(settings, env.clients, report, scope, concerns, account=env.account_id)
     if findings is not None:
         summary["security_hub"] = findings

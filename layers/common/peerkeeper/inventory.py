@@ -20,13 +20,17 @@ time stops with :class:`~peerkeeper.deadline.DeadlineReached` instead of being c
 from __future__ import annotations
 
 import ipaddress
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
+
 from peerkeeper.clients import Clients
 from peerkeeper.deadline import Deadline
-from peerkeeper.model import Peering, PeeringSide, Route, RouteTable, Vpc, is_ignored, name_tag
+from peerkeeper.model import Peering, PeeringSide, PrefixList, Route, RouteTable, Vpc, is_ignored, name_tag
 
 # A CIDR being associated is routable by the time its CloudTrail event arrives (seconds later).
 _LIVE_CIDR_STATES = ("associated", "associating")
@@ -151,11 +155,13 @@ def route_target(item: Mapping[str, Any]) -> str:
 
 
 def parse_route(item: Mapping[str, Any]) -> Route | None:
-    destination = item.get("DestinationCidrBlock") or item.get("DestinationIpv6CidrBlock")
+    """One route; a route to a managed prefix list keeps the list's ID as its destination."""
+    cidr = item.get("DestinationCidrBlock") or item.get("DestinationIpv6CidrBlock")
+    destination = normalise_cidr(cidr) if cidr else str(item.get("DestinationPrefixListId") or "")
     if not destination:
-        return None  # prefix-list routes are not ours to judge
+        return None  # a route with no destination peerkeeper can read
     return Route(
-        destination=normalise_cidr(destination),
+        destination=destination,
         target=route_target(item),
         state=item.get("State") or "active",
         origin=item.get("Origin") or "",
@@ -232,6 +238,7 @@ class Inventory:
         self._complete: set[tuple[str, str]] = set()  # (kind, region) read in full
         self._asked: dict[tuple[str, str], set[str]] = {}  # (filter, region) -> values already asked
         self._peering_queries: set[tuple[str, frozenset[str], frozenset[str]]] = set()
+        self._prefix_lists: dict[str, dict[str, PrefixList]] = {}
 
     # -- whole region -------------------------------------------------------------------------
     def load_region(self, region: str, kinds: Iterable[str] = DEFAULT_KINDS) -> None:
@@ -330,6 +337,49 @@ class Inventory:
             and (not vpc_ids or {peering.requester.vpc_id, peering.accepter.vpc_id} & set(vpc_ids))
         ]
 
+    def prefix_lists(self, region: str, ids: Collection[str]) -> dict[str, PrefixList]:
+        """The entries of the named managed prefix lists of ``region`` (AWS-managed ones too).
+
+        One paginated ``GetManagedPrefixListEntries`` per list and region per invocation: EC2 has no
+        call that reads several lists at once. A list that cannot be read (access denied, gone) is
+        kept with its error: the route planner then routes nothing beside it.
+        """
+        known = self._prefix_lists.setdefault(region, {})
+        for prefix_list in sorted(set(ids) - set(known)):
+            try:
+                items = self._pages(
+                    self.clients.ec2(region), "get_managed_prefix_list_entries", "Entries", [], PrefixListId=prefix_list
+                )
+            except ClientError as error:
+                code = str(error.response.get("Error", {}).get("Code") or "error")
+                known[prefix_list] = PrefixList(prefix_list, region, error=code)
+                continue
+            entries = tuple(normalise_cidr(str(e["Cidr"])) for e in items if e.get("Cidr"))
+            known[prefix_list] = PrefixList(prefix_list, region, entries)
+        return {prefix_list: known[prefix_list] for prefix_list in ids if prefix_list in known}
+
+    def ignored_anywhere(self, region: str, peerings: Iterable[Peering]) -> list[Peering]:
+        """``peerings`` (as read in ``region``), ignored when any region's copy carries the ignore tag.
+
+        AWS keeps a connection's tags per region: a same-account cross-region connection tagged in one
+        region is untagged in the other. Both copies are in this account, so the other region's is
+        read too (one filtered describe per other region, or memory). A cross-account connection's
+        other copy belongs to the other account: only ours can be read.
+        """
+        found = list(peerings)
+        elsewhere: dict[str, set[str]] = defaultdict(set)
+        for peering in found:
+            sides = (peering.requester, peering.accepter)
+            if peering.ignored or any(side.owner_id != self.account_id for side in sides):
+                continue
+            for side in sides:
+                if side.region and side.region != region:
+                    elsewhere[side.region].add(peering.id)
+        tagged: set[str] = set()
+        for other_region, ids in sorted(elsewhere.items()):
+            tagged |= {copy.id for copy in self.peerings(other_region, ids=ids) if copy.ignored}
+        return [replace(p, ignored=True) if p.id in tagged else p for p in found]
+
     # -- what was read (for pictures of the plan: no further call) -----------------------------
     def known_vpcs(self) -> list[Vpc]:
         """Every VPC read so far, in any region."""
@@ -348,10 +398,12 @@ class Inventory:
         return {region for known_kind, region in self._complete if known_kind == kind}
 
     # -- internals ----------------------------------------------------------------------------
-    def _pages(self, client: Any, operation: str, key: str, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _pages(
+        self, client: Any, operation: str, key: str, filters: list[dict[str, Any]], **params: Any
+    ) -> list[dict[str, Any]]:
         """Every item of a paginated describe; the deadline is checked before each page is asked for."""
         paginator = client.get_paginator(operation)
-        kwargs: dict[str, Any] = {"Filters": filters} if filters else {}
+        kwargs: dict[str, Any] = {"Filters": filters, **params} if filters else dict(params)
         items: list[dict[str, Any]] = []
         self.deadline.check(operation, pages=0)
         for number, page in enumerate(paginator.paginate(**kwargs), start=1):

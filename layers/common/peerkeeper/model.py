@@ -6,12 +6,13 @@ functions over plain values and tests can build worlds without AWS.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from peerkeeper.settings import IGNORE_TAG_KEY, IGNORE_TAG_VALUE
+from peerkeeper.settings import IGNORE_TAG_KEY, IGNORE_TAG_VALUE, Settings
 
 ACTIVE = "active"
 PENDING = "pending-acceptance"
@@ -22,6 +23,27 @@ LOCAL = "local"
 # An unaccepted request expires 7 days after it was made (DescribeVpcPeeringConnections gives only
 # its ExpirationTime): creation = expiration - 7 days.
 REQUEST_LIFETIME = timedelta(days=7)
+
+
+# Control characters (an ANSI escape starts with ESC) and bidirectional overrides: a terminal obeys
+# them, so text from AWS or tags never reaches a person with them in it.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE_OR_BREAK = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object, *, one_line: bool = False) -> str:
+    """``text`` with every control character written out (``\\x1b``), so a terminal shows it, not obeys it.
+
+    The one sanitiser of text from AWS or tags on its way to a person: the CLI's rich output adds
+    markup escaping on top (``peerkeeper.cli.output.escape``), the pictures their own syntax's.
+    ``one_line`` writes out line breaks and tabs too (a line of ``plan``'s output is one whole line).
+    """
+    return (_INVISIBLE_OR_BREAK if one_line else _INVISIBLE).sub(_written_out, str(text))
+
+
+def _written_out(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def name_tag(tags: Iterable[Mapping[str, Any]] | None) -> str:
@@ -95,6 +117,25 @@ class Route:
     def local(self) -> bool:
         return self.target == LOCAL
 
+    @property
+    def prefix_list(self) -> str:
+        """The managed prefix list this route sends (``destination`` is then the list's ID), or ``""``."""
+        return self.destination if self.destination.startswith("pl-") else ""
+
+
+@dataclass(frozen=True)
+class PrefixList:
+    """The entries of one managed prefix list of one region; ``error`` when they could not be read."""
+
+    id: str
+    region: str
+    entries: tuple[str, ...] = ()
+    error: str = ""
+
+    @property
+    def readable(self) -> bool:
+        return not self.error
+
 
 @dataclass(frozen=True)
 class RouteTable:
@@ -108,6 +149,21 @@ class RouteTable:
 
     def route_to(self, destination: str) -> Route | None:
         return next((route for route in self.routes if route.destination == destination), None)
+
+
+def untrusted_reason(peering: Peering, settings: Settings, account_id: str) -> str | None:
+    """Why the other party of ``peering`` fails the acceptance policy today; ``None`` when trusted.
+
+    The other party is the requester when the accepter VPC is in this account (same-account
+    connections included: the own account must be listed, as for acceptance), else the accepter
+    (a connection this account requested from another account).
+    """
+    other = peering.requester if peering.accepter.owner_id == account_id else peering.accepter
+    if other.owner_id not in settings.allowed_peer_accounts:
+        return f"peer account {other.owner_id} is not in ALLOWED_PEER_ACCOUNTS"
+    if settings.allowed_peer_vpcs and other.vpc_id not in settings.allowed_peer_vpcs:
+        return f"peer VPC {other.vpc_id} is not in ALLOWED_PEER_VPCS"
+    return None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,19 @@ Optional: only when ``PEERKEEPER_NOTIFY_TOPIC_ARN`` is set. Choices, and why:
   EventBridge's retries and Lambda's keep, so a retried sweep tells the same ones. A request whose
   age is unknown (no ``ExpirationTime``) is told every time: rather twice than never.
 
+- **A conflict is told once too**: when it first appears, and again only after it was resolved
+  and came back. Unlike a request, a conflict carries no time in any AWS answer (a route, a CIDR
+  block of a connection, a prefix-list entry have no creation date), so a window cannot decide it
+  statelessly: what was told is remembered in one DynamoDB item per account and region
+  (``PEERKEEPER_CONFLICTS_TABLE``, the template's ``ConflictsToldTable``; a digest of each conflict's
+  identity: resource, region and details, not its wording). One ``GetItem`` per invocation that has
+  conflicts; an ``UpdateItem`` only when the set changed (``ADD`` the new ones after they were
+  published, ``DELETE`` the resolved ones; atomic set operations, so an event's run and the sweep
+  never lose each other's writes). Only the sweep, which sees its whole region, forgets resolved
+  conflicts, and only when every concern was observed. Without the table (the CLI, a stack without
+  a topic) every conflict is told each time, as before. If the item cannot be read, everything is
+  told: rather twice than never.
+
 Every message carries attributes (``mode``, ``function``, ``outcome``) for subscription filter
 policies, e.g. only ``outcome`` = ``failed``.
 """
@@ -178,6 +191,89 @@ def as_sweep_tells(summary: Mapping[str, Any], event: Any, settings: Settings, a
     if refused:
         told["refused"] = refused
     return told
+
+
+def conflict_key(finding: Mapping[str, Any]) -> str:
+    """A conflict's identity, not its wording: the same conflict keeps its key while it lasts."""
+    identity = {key: value for key, value in finding.items() if key != "reason"}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+class ConflictMemory:
+    """Which conflicts were told already (notify once); see the module's docstring."""
+
+    def __init__(self, settings: Settings, clients: Clients, account: str, *, whole_region: bool) -> None:
+        self.settings, self.clients, self.account, self.whole_region = settings, clients, account, whole_region
+        self.new: dict[str, set[str]] = {}  # region -> keys to remember once told
+        self.gone: dict[str, set[str]] = {}  # region -> keys resolved since
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.settings.conflicts_table and self.settings.notify_topic_arn)
+
+    def _item_key(self, region: str) -> dict[str, Any]:
+        return {"scope": {"S": f"{self.account}/{region}"}}
+
+    def _told(self, region: str) -> set[str]:
+        table = self.clients.dynamodb(self.settings.region)
+        item = table.get_item(TableName=self.settings.conflicts_table, Key=self._item_key(region), ConsistentRead=True)
+        return set(item.get("Item", {}).get("told", {}).get("SS", []))
+
+    def to_tell(self, summary: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``summary`` with only the conflicts not told before (all of them when memory is off or unreadable)."""
+        if not self.enabled:
+            return summary
+        by_region: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for finding in summary.get("conflicts") or ():
+            by_region.setdefault(str(finding.get("region", "")), {})[conflict_key(finding)] = finding
+        if self.whole_region:
+            by_region.setdefault(self.settings.region, {})
+        fresh: list[Mapping[str, Any]] = []
+        for region, current in sorted(by_region.items()):
+            try:
+                before = self._told(region)
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("conflict memory unreadable", extra={"error": str(error)})
+                metrics.add_metric(name="NotificationMemoryFailed", unit="Count", value=1)
+                return summary
+            self.new[region] = set(current) - before
+            fresh += [finding for key, finding in current.items() if key in self.new[region]]
+            if self.whole_region and region == self.settings.region and _saw_everything(summary):
+                self.gone[region] = before - set(current)
+        told = {key: value for key, value in summary.items() if key != "conflicts"}
+        if fresh:
+            told["conflicts"] = fresh
+        return told
+
+    def remember(self) -> None:
+        """After the message went out: the new conflicts are told, the resolved ones forgotten."""
+        changes = [
+            (region, expression, keys)
+            for region in sorted(set(self.new) | set(self.gone))
+            for expression, keys in (
+                ("ADD told :keys", self.new.get(region)),
+                ("DELETE told :keys", self.gone.get(region)),
+            )
+            if keys
+        ]
+        for region, expression, keys in changes:
+            try:
+                self.clients.dynamodb(self.settings.region).update_item(
+                    TableName=self.settings.conflicts_table,
+                    Key=self._item_key(region),
+                    UpdateExpression=expression,
+                    ExpressionAttributeValues={":keys": {"SS": sorted(keys)}},
+                )
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("conflict memory not written", extra={"error": str(error)})
+                metrics.add_metric(name="NotificationMemoryFailed", unit="Count", value=1)
+
+
+def _saw_everything(summary: Mapping[str, Any]) -> bool:
+    """A run that could not observe a concern (or ran out of time) does not know what was resolved."""
+    problems = summary.get("problems") or ()
+    blind = any("observe failed" in str(p.get("reason", "")) for p in problems)
+    return not (blind or summary.get("deadline") or summary.get("errors"))
 
 
 def topic_region(topic_arn: str) -> str:

@@ -47,9 +47,11 @@ from peerkeeper.model import (
     Peering,
     PeeringSide,
     Plan,
+    PrefixList,
     Route,
     RouteTable,
     Vpc,
+    untrusted_reason,
 )
 from peerkeeper.reconcile import ActionConflict, Env, Executor
 from peerkeeper.settings import Settings
@@ -66,6 +68,13 @@ OTHER_TARGET, BLACKHOLE_OTHER, UNKNOWN_TARGET, LOST_RACE = (
     "unknown-target",
     "lost-race",
 )
+# Never overridden by ROUTE_OVER_AGGREGATES: a prefix-list entry of the same length (AWS prefers the
+# static route), a prefix list that cannot be read, two peers claiming overlapping addresses.
+PREFIX_LIST_ENTRY, PREFIX_LIST_UNREADABLE, OVERLAPPING_PEER = (
+    "prefix-list-entry",
+    "prefix-list-unreadable",
+    "overlapping-peer",
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,8 @@ class RouteWorld:
     # Status of every other connection a route for a desired destination points at; absent = gone.
     peering_status: Mapping[str, str] = field(default_factory=dict)
     regions: frozenset[str] | None = None  # repair only tables in these regions (None: any)
+    # (region, list ID) -> entries of the managed prefix lists the tables route; absent = unreadable.
+    prefix_lists: Mapping[tuple[str, str], PrefixList] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,21 +107,6 @@ def peer_cidrs(own: PeeringSide, peer: PeeringSide, vpcs: Mapping[str, Vpc]) -> 
     peer_v6 = peer_vpc.ipv6_cidrs if peer_vpc is not None else peer.ipv6_cidrs
     own_v6 = own_vpc.ipv6_cidrs if own_vpc is not None else own.ipv6_cidrs
     return tuple(peer_v4) + (tuple(peer_v6) if own_v6 and peer_v6 else ())
-
-
-def untrusted_reason(peering: Peering, settings: Settings, account_id: str) -> str | None:
-    """Why the other party of ``peering`` fails the acceptance policy today; ``None`` when trusted.
-
-    The other party is the requester when the accepter VPC is in this account (same-account
-    connections included: the own account must be listed, as for acceptance), else the accepter
-    (a connection this account requested from another account).
-    """
-    other = peering.requester if peering.accepter.owner_id == account_id else peering.accepter
-    if other.owner_id not in settings.allowed_peer_accounts:
-        return f"peer account {other.owner_id} is not in ALLOWED_PEER_ACCOUNTS"
-    if settings.allowed_peer_vpcs and other.vpc_id not in settings.allowed_peer_vpcs:
-        return f"peer VPC {other.vpc_id} is not in ALLOWED_PEER_VPCS"
-    return None
 
 
 def our_sides(world: RouteWorld, account_id: str) -> Iterator[tuple[Peering, PeeringSide, PeeringSide]]:
@@ -190,7 +186,42 @@ def covering_route(
     return max(found, key=lambda item: item[0])[1] if found else None
 
 
-def _conflict(desired: Desired, cause: str, why: str, route: Route | None = None) -> Finding:
+@dataclass(frozen=True)
+class Claim:
+    """One block a table sends somewhere: a CIDR route, or one entry of a prefix-list route."""
+
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    route: Route
+    prefix_list: str = ""  # the list the entry belongs to
+
+    def describe(self) -> str:
+        held = f" (an entry of prefix list {self.prefix_list})" if self.prefix_list else ""
+        return f"{self.network.compressed}{held} routed to {self.route.target or 'an unreadable target'}"
+
+
+def claims(
+    table: RouteTable, prefix_lists: Mapping[tuple[str, str], PrefixList], planned: Collection[Route] = ()
+) -> tuple[list[Claim], list[Route]]:
+    """What ``table`` routes, block by block (each prefix-list entry counts), and the prefix-list
+    routes whose entries could not be read. ``planned`` are routes this run already decided to add.
+    """
+    found: list[Claim] = []
+    unreadable: list[Route] = []
+    for route in (*table.routes, *planned):
+        if route.prefix_list:
+            listed = prefix_lists.get((table.region, route.prefix_list))
+            if listed is None or not listed.readable:
+                unreadable.append(route)
+                continue
+            found += [Claim(n, route, route.prefix_list) for n in map(_network, listed.entries) if n is not None]
+            continue
+        network = _network(route.destination)
+        if network is not None:
+            found.append(Claim(network, route))
+    return found, unreadable
+
+
+def _conflict(desired: Desired, cause: str, why: str, route: Route | None = None, **extra: str) -> Finding:
     table = desired.table
     reason = (
         f"{table.id} ({table.vpc_id}): {desired.destination} of {desired.peer.vpc_id} not routed via "
@@ -199,13 +230,92 @@ def _conflict(desired: Desired, cause: str, why: str, route: Route | None = None
     detail: dict[str, str] = {"destination": desired.destination, "wanted": desired.peering.id, "cause": cause}
     if route is not None:
         detail["target"] = route.target
+    detail.update(extra)
     return Finding(table.id, table.region, reason, detail)
 
 
+def _existing_route_conflict(desired: Desired, route: Route) -> Finding:
+    if not route.target:
+        why = f"a route to a target peerkeeper cannot read (state {route.state}, origin {route.origin or '?'})"
+        return _conflict(desired, UNKNOWN_TARGET, why, route)
+    if route.state == BLACKHOLE:
+        why = f"a blackhole route to {route.target} exists (not a peering connection: left for its owner)"
+        return _conflict(desired, BLACKHOLE_OTHER, why, route)
+    return _conflict(desired, OTHER_TARGET, f"routed to {route.target}, not {desired.peering.id}", route)
+
+
+def _guardrail(
+    desired: Desired,
+    world: RouteWorld,
+    settings: Settings,
+    is_dead: Callable[[Route], bool],
+    planned: Collection[Route],
+) -> Finding | None:
+    """The conflicts that keep a new route out of a table: overlapping peers, prefix lists, aggregates.
+
+    Routes to the wanted connection and dead routes never count; ``local`` and the default routes
+    only count as overlapping claims (they are not peering routes, so they never do).
+    """
+    network = _network(desired.destination)
+    if network is None:
+        return None
+    table, wanted = desired.table, desired.peering.id
+    found, unreadable = claims(table, world.prefix_lists, planned)
+    unreadable = [r for r in unreadable if r.target != wanted and not is_dead(r)]
+    if unreadable:
+        lists = ", ".join(sorted({r.prefix_list for r in unreadable}))
+        why = f"the entries of prefix list {lists} (routed to {unreadable[0].target}) cannot be read"
+        return _conflict(desired, PREFIX_LIST_UNREADABLE, why, unreadable[0], prefix_list=unreadable[0].prefix_list)
+    relevant = [
+        c
+        for c in found
+        if c.network.version == network.version
+        and c.route.target != wanted
+        and not c.route.local
+        and not is_dead(c.route)
+    ]
+    for claim in relevant:  # two peers claiming overlapping addresses: whoever came first keeps them
+        if claim.route.peering_id and claim.network.overlaps(network):
+            why = (
+                f"it overlaps {claim.describe()}: two peers would claim the same addresses "
+                "(not routed beside it, whatever ROUTE_OVER_AGGREGATES says)"
+            )
+            extra = {"other_destination": claim.network.compressed, "other_peering": claim.route.target}
+            return _conflict(desired, OVERLAPPING_PEER, why, claim.route, **extra, **_listed(claim))
+    for claim in relevant:  # AWS prefers a static route over a prefix-list route of the same length
+        if claim.prefix_list and claim.network == network:
+            why = f"{claim.describe()}: a static route would take its traffic (whatever ROUTE_OVER_AGGREGATES says)"
+            return _conflict(desired, PREFIX_LIST_ENTRY, why, claim.route, prefix_list=claim.prefix_list)
+    if settings.route_over_aggregates:
+        return None
+    covering = [
+        c
+        for c in relevant
+        if 0 < c.network.prefixlen < network.prefixlen and network.subnet_of(c.network)  # type: ignore[arg-type]
+    ]
+    if not covering:
+        return None
+    aggregate = max(covering, key=lambda c: (c.network.prefixlen, not c.prefix_list))
+    why = f"inside {aggregate.describe()} (set ROUTE_OVER_AGGREGATES=true to route it beside the aggregate)"
+    return _conflict(desired, AGGREGATE, why, aggregate.route, **_listed(aggregate))
+
+
+def _listed(claim: Claim) -> dict[str, str]:
+    return {"prefix_list": claim.prefix_list} if claim.prefix_list else {}
+
+
 def judge(
-    desired: Desired, world: RouteWorld, settings: Settings, live_ids: Collection[str]
+    desired: Desired,
+    world: RouteWorld,
+    settings: Settings,
+    live_ids: Collection[str],
+    planned: Collection[Route] = (),
 ) -> Action | Finding | None:
-    """What one desired route needs: an action, a conflict, or nothing (already so)."""
+    """What one desired route needs: an action, a conflict, or nothing (already so).
+
+    ``planned`` are the routes this run already plans to add to the same table: they count as
+    existing (an overlapping claim planned first keeps its addresses).
+    """
     table, destination, peering = desired.table, desired.destination, desired.peering
     where = f"{table.id} ({table.vpc_id})"
     route = table.route_to(destination)
@@ -216,21 +326,10 @@ def judge(
     if route is not None and route.target == peering.id:
         return None
     if route is not None and not _is_dead(route, world, live_ids):
-        if not route.target:
-            why = f"a route to a target peerkeeper cannot read (state {route.state}, origin {route.origin or '?'})"
-            return _conflict(desired, UNKNOWN_TARGET, why, route)
-        if route.state == BLACKHOLE:
-            why = f"a blackhole route to {route.target} exists (not a peering connection: left for its owner)"
-            return _conflict(desired, BLACKHOLE_OTHER, why, route)
-        return _conflict(desired, OTHER_TARGET, f"routed to {route.target}, not {peering.id}", route)
-    if not settings.route_over_aggregates:
-        aggregate = covering_route(table, destination, peering.id, lambda r: _is_dead(r, world, live_ids))
-        if aggregate is not None:
-            why = (
-                f"inside {aggregate.destination} routed to {aggregate.target or 'an unreadable target'} "
-                "(set ROUTE_OVER_AGGREGATES=true to route it beside the aggregate)"
-            )
-            return _conflict(desired, AGGREGATE, why, aggregate)
+        return _existing_route_conflict(desired, route)
+    blocked = _guardrail(desired, world, settings, lambda r: _is_dead(r, world, live_ids), planned)
+    if blocked is not None:
+        return blocked
     if route is None:
         reason = f"{where} has no route for {destination} via {peering.id}"
         return Action(CREATE, table.id, table.region, reason, _route_params(desired))
@@ -249,6 +348,7 @@ def plan(world: RouteWorld, account_id: str, settings: Settings) -> Plan:
         elif not peer_cidrs(own, peer, world.vpcs):
             problems.append(Finding(peering.id, own.region, f"CIDRs of peer VPC {peer.vpc_id} are unknown"))
     distrust = {p.id: untrusted_reason(p, settings, account_id) for p in world.peerings}
+    planned: dict[str, list[Route]] = defaultdict(list)  # table -> routes this run adds
     for desired in desired_routes(world, account_id):
         untrusted = distrust.get(desired.peering.id)
         if untrusted:
@@ -257,9 +357,10 @@ def plan(world: RouteWorld, account_id: str, settings: Settings) -> Plan:
             why = f"the connection is not trusted ({untrusted})" + ("; its existing route is left" if routed else "")
             conflicts.append(_conflict(desired, UNTRUSTED, why, route if routed else None))
             continue
-        verdict = judge(desired, world, settings, live_ids)
+        verdict = judge(desired, world, settings, live_ids, planned[desired.table.id])
         if isinstance(verdict, Action):
             actions.append(verdict)
+            planned[desired.table.id].append(Route(desired.destination, desired.peering.id))
         elif isinstance(verdict, Finding):
             conflicts.append(verdict)
     return Plan(CONCERN, actions=tuple(actions), conflicts=tuple(conflicts), problems=tuple(problems))
@@ -275,16 +376,19 @@ def _peerings_in_scope(env: Env, scope: Scope, assume_active: Collection[str]) -
     """Connections to route; ``assume_active`` ones were accepted a moment ago by this invocation."""
     inventory = env.inventory
     statuses = (ACTIVE, PENDING) if assume_active else (ACTIVE,)
+    read_in = scope.region
     if scope.whole_region:
         found = inventory.peerings(scope.region, statuses=statuses)
     elif scope.peering_ids:
-        found = inventory.peerings(scope.peering_region or scope.region, ids=scope.peering_ids)
+        read_in = scope.peering_region or scope.region
+        found = inventory.peerings(read_in, ids=scope.peering_ids)
     else:
         vpc_ids = set(scope.vpc_ids)
         table_ids = _table_scope(scope)
         if table_ids:
             vpc_ids |= {table.vpc_id for table in inventory.route_tables(scope.region, table_ids=table_ids)}
         found = inventory.peerings(scope.region, statuses=statuses, vpc_ids=vpc_ids) if vpc_ids else []
+    found = inventory.ignored_anywhere(read_in, found)  # the ignore tag of every region's copy counts
     return [replace(p, status=ACTIVE) if p.id in assume_active else p for p in found]
 
 
@@ -312,7 +416,18 @@ def observe(env: Env, scope: Scope, assume_active: Collection[str] = ()) -> Rout
             found = env.inventory.route_tables(region, vpc_ids=ids)
         tables += [table for table in found if table.vpc_id in ids]
     world = replace(world, vpcs=vpcs, tables=tuple(tables))
-    return replace(world, peering_status=_other_targets_status(env, world))
+    return replace(world, peering_status=_other_targets_status(env, world), prefix_lists=_prefix_lists(env, world))
+
+
+def _prefix_lists(env: Env, world: RouteWorld) -> dict[tuple[str, str], PrefixList]:
+    """Entries of the prefix lists that tables about to get a route send somewhere (one read per list)."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for desired in desired_routes(world, env.account_id):
+        wanted[desired.table.region] |= {route.prefix_list for route in desired.table.routes if route.prefix_list}
+    found: dict[tuple[str, str], PrefixList] = {}
+    for region, ids in sorted(wanted.items()):
+        found.update({(region, pl.id): pl for pl in env.inventory.prefix_lists(region, ids).values()})
+    return found
 
 
 def _other_targets_status(env: Env, world: RouteWorld) -> dict[str, str]:

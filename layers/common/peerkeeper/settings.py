@@ -37,6 +37,7 @@ _LB_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 _LOG_GROUP_RE = re.compile(r"^[\w\-/.#]{1,512}$")
 _RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+_TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
@@ -90,6 +91,7 @@ class Settings:
     notify_topic_arn: str | None = None  # optional SNS topic told of every action and refusal
     sweep_interval: int | None = None  # seconds between sweeps (the template's SweepSchedule rate)
     security_hub: bool = False  # refusals, conflicts and problems also become Security Hub findings
+    conflicts_table: str | None = None  # DynamoDB table: which conflicts were told (notify once)
 
     @property
     def dry_run(self) -> bool:
@@ -143,6 +145,7 @@ class Settings:
             notify_topic_arn=_matching(env, "PEERKEEPER_NOTIFY_TOPIC_ARN", _SNS_TOPIC_ARN_RE, "an SNS topic ARN"),
             sweep_interval=_rate_seconds(env, "PEERKEEPER_SWEEP_SCHEDULE"),
             security_hub=_boolean(env, "SECURITY_HUB", default=False),
+            conflicts_table=_matching(env, "PEERKEEPER_CONFLICTS_TABLE", _TABLE_NAME_RE, "a DynamoDB table name"),
         )
 
 

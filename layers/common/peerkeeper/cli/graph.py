@@ -10,6 +10,7 @@ from pathlib import Path
 from peerkeeper.cli.common import EXIT_ERROR, EXIT_OK, UsageError, stdout_is_terminal
 from peerkeeper.cli.output import display, enter_fleet
 from peerkeeper.cli.run import run_many, unit_count
+from peerkeeper.model import printable
 from peerkeeper.settings import DRY_RUN
 
 
@@ -52,7 +53,7 @@ def cmd_graph(args: argparse.Namespace, base: Mapping[str, str]) -> int:
         except graphviz.GraphvizError as failed:
             raise UsageError(str(failed)) from failed
     for error in errors:
-        sys.stderr.write(f"peerkeeper: warning: {error}\n")
+        sys.stderr.write(f"peerkeeper: warning: {printable(error)}\n")
     if args.output:
         try:
             graph.write_atomically(Path(args.output), content)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 import sys
 import threading
 from collections import Counter
@@ -27,7 +26,7 @@ from peerkeeper.cli.common import (
 )
 from peerkeeper.cli.run import Fleet, Result, resolve_fleet
 from peerkeeper.fleet import worst
-from peerkeeper.model import Action, Plan
+from peerkeeper.model import Action, Plan, printable
 from peerkeeper.reach.analysis import FORWARD, RETURN, Hop, Path
 from peerkeeper.reach.model import shown
 
@@ -42,7 +41,13 @@ STYLES = {PLANNED: "cyan", DONE: "green", CONVERGED: "green", TERMINAL: "yellow"
 
 
 def _where(item: Mapping[str, Any]) -> str:
-    return f"{item.get('resource', '')}\n[dim]{item.get('region', '')}[/dim]"
+    return f"{escape(item.get('resource', ''))}\n[dim]{escape(item.get('region', ''))}[/dim]"
+
+
+def _why(item: Mapping[str, Any]) -> str:
+    """A reason (and an action's error) as text, never as markup: both can hold AWS's words."""
+    error = f"\n[red]{escape(item['error'])}[/red]" if item.get("error") else ""
+    return escape(item.get("reason", "")) + error
 
 
 def render_actions(console: Console, doc: Mapping[str, Any], title: str) -> None:
@@ -61,8 +66,7 @@ def render_actions(console: Console, doc: Mapping[str, Any], title: str) -> None
             continue
         for index, action in enumerate(group["actions"]):
             outcome = action.get("outcome", PLANNED)
-            why = action["reason"] + (f"\n[red]{action['error']}[/red]" if action.get("error") else "")
-            row = [name if index == 0 else "", action["kind"], _where(action), why]
+            row = [name if index == 0 else "", escape(action["kind"]), _where(action), _why(action)]
             if show_outcome:
                 row.append(f"[{STYLES.get(outcome, '')}]{outcome}[/]")
             table.add_row(*row)
@@ -91,7 +95,7 @@ def render_findings(console: Console, doc: Mapping[str, Any]) -> None:
         label, style, _ = labels[kind]
         for name, group in doc["concerns"].items():
             for finding in group[kind]:
-                table.add_row(f"[{style}]{label}[/]", name, _where(finding), str(finding.get("reason", "")))
+                table.add_row(f"[{style}]{label}[/]", name, _where(finding), _why(finding))
                 rows += 1
     if rows:
         console.print(table)
@@ -102,10 +106,11 @@ def render_summary(console: Console, doc: Mapping[str, Any]) -> None:
     parts = [counted(counts["actions"], "actions")]
     parts += [counted(counts[kind], kind) for kind in FINDING_KINDS if counts[kind]]
     console.print(
-        f"[bold]{doc['command']}[/bold] · account {doc['account']} · {', '.join(doc['regions'])}: {', '.join(parts)}"
+        f"[bold]{doc['command']}[/bold] · account {escape(doc['account'])} · "
+        f"{escape(', '.join(doc['regions']))}: {', '.join(parts)}"
     )
     for error in doc["errors"]:
-        console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+        console.print(f"[bold red]error:[/bold red] {escape(error)}", highlight=False)
 
 
 def render_outcomes(console: Console, result: Result) -> None:
@@ -123,13 +128,12 @@ def render_outcomes(console: Console, result: Result) -> None:
 
 
 # -- whole lines (standard output not a terminal: a pipe, a file, a CI log) -----------------------
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LINE_LABELS = {"refused": "refused", "conflicts": "conflict", "problems": "problem"}
 
 
 def one_line(text: str) -> str:
     """``text`` on one line whatever AWS or a tag put in it: control characters written as ``\\xNN``."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    return printable(text, one_line=True)
 
 
 def _route(destination: object, target: object) -> str:
@@ -248,7 +252,7 @@ class Display:
             self._progress.update(self._task, total=total + len(plan.actions), description=f"applying {plan.concern}")
 
     def advance(self, action: Action) -> None:
-        self._progress.update(self._task, advance=1, description=f"{action.kind} {action.resource}")
+        self._progress.update(self._task, advance=1, description=escape(f"{action.kind} {action.resource}"))
 
 
 @contextlib.contextmanager
@@ -268,11 +272,12 @@ def enter_fleet(args: argparse.Namespace, base: Mapping[str, str], mode: str, sh
     )
 
 
-def escape(text: str) -> str:
-    """Text from AWS (names, rules, commands with ``[...]``) shown as it is, never read as markup."""
+def escape(text: object) -> str:
+    """Text from AWS or tags (names, reasons, errors, commands with ``[...]``) shown as it is: never read
+    as markup, control characters (ANSI escapes) written out. Every renderer of this module uses it."""
     from rich.markup import escape as rich_escape  # noqa: PLC0415  (drawing only)
 
-    return rich_escape(text)
+    return rich_escape(printable(text))
 
 
 def _hop_where(node: dict[str, object]) -> str:
@@ -462,8 +467,8 @@ def render_fleet_actions(console: Console, doc: Mapping[str, Any], title: str, s
             for action in group["actions"]
         ]
         for index, (region, concern, action) in enumerate(rows):
-            why = action["reason"] + (f"\n[red]{action['error']}[/red]" if action.get("error") else "")
-            row = [account_id if index == 0 else "", region, concern, action["kind"], action["resource"], why]
+            row = [escape(account_id) if index == 0 else "", escape(region), concern, escape(action["kind"])]
+            row += [escape(action["resource"]), _why(action)]
             if show_outcome:
                 outcome = action.get("outcome", "planned")
                 row.append(f"[{styles.get(outcome, '')}]{outcome}[/]")
@@ -490,10 +495,15 @@ def render_fleet_findings(console: Console, doc: Mapping[str, Any]) -> None:
                 label, style = _FINDING_LABELS[kind]
                 for concern, group in item["concerns"].items():
                     for finding in group[kind]:
-                        where = str(finding.get("resource", ""))
-                        why = str(finding.get("reason", ""))
+                        where = escape(finding.get("resource", ""))
+                        region = escape(item["region"])
                         table.add_row(
-                            account_id if first else "", item["region"], f"[{style}]{label}[/]", concern, where, why
+                            escape(account_id) if first else "",
+                            region,
+                            f"[{style}]{label}[/]",
+                            concern,
+                            where,
+                            _why(finding),
                         )
                         first, shown = False, shown + 1
         if not first:
@@ -516,7 +526,7 @@ def render_accounts(console: Console, doc: Mapping[str, Any], title: str) -> Non
         for index, item in enumerate(items):
             counts = item["counts"]
             if item["errors"]:
-                state = "[bold red]error:[/bold red] " + "; ".join(item["errors"])
+                state = "[bold red]error:[/bold red] " + escape("; ".join(item["errors"]))
             elif item.get("skipped"):
                 state = "[yellow]skipped[/yellow]"
             elif counts["actions"]:
@@ -524,7 +534,7 @@ def render_accounts(console: Console, doc: Mapping[str, Any], title: str) -> Non
             else:
                 state = "[green]in sync[/green]"
             cells = [str(counts[kind]) if counts[kind] else "·" for kind in ("actions", *FINDING_KINDS)]
-            table.add_row(account_id if index == 0 else "", item["region"], *cells, state)
+            table.add_row(escape(account_id) if index == 0 else "", escape(item["region"]), *cells, state)
         table.add_section()
     console.print(table)
     render_policy_notes(console, doc)
@@ -549,7 +559,8 @@ def render_fleet_summary(console: Console, doc: Mapping[str, Any]) -> None:
     parts = [counted(counts["actions"], "actions")]
     parts += [counted(counts[kind], kind) for kind in FINDING_KINDS if counts[kind]]
     accounts = counted(len(doc["accounts"]), "accounts")
-    line = f"[bold]{doc['command']}[/bold] · {accounts} · {', '.join(doc['regions'])}: {', '.join(parts)}"
+    regions = escape(", ".join(doc["regions"]))
+    line = f"[bold]{doc['command']}[/bold] · {accounts} · {regions}: {', '.join(parts)}"
     if doc["unreachable"]:
         line += f" · [bold red]{counted(len(doc['unreachable']), 'accounts')} unreachable[/bold red]"
     console.print(line)

@@ -8,6 +8,7 @@ requester to accepter, dashed and coloured when the plan finds drift on it.
 from __future__ import annotations
 
 from peerkeeper.graph.model import FLOW_MISSING, FLOW_ON, Edge, Group, Picture, VpcNode
+from peerkeeper.model import printable
 
 FONT = "Helvetica,Arial,sans-serif"
 EDGE_STYLES = {
@@ -23,12 +24,12 @@ FLOW_COLOURS = {FLOW_ON: "#16a34a", FLOW_MISSING: "#dc2626"}
 
 def quoted(value: str) -> str:
     """A DOT double-quoted string (IDs, plain labels, tooltips)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return '"' + printable(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def html(value: str) -> str:
     """Text inside an HTML-like label."""
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return printable(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def _row(content: str, colour: str = "", size: int = 0, bold: bool = False) -> str:
@@ -53,6 +54,7 @@ def _vpc_label(vpc: VpcNode, detail: bool) -> str:
         rows.append(_row(f"flow logs: {html(vpc.flow_logs)}", FLOW_COLOURS.get(vpc.flow_logs, "#64748b"), 9))
     for table in vpc.tables if detail else ():
         rows.append(_row(html(f"{table.id}: {len(table.routes)} routes"), "#334155", 9))
+        rows += [_row(html(f"  prefix list {route}"), "#334155", 9) for route in table.prefix_list_routes]
         rows += [_row(html(f"  + {m.destination} via {m.peering}"), "#dc2626", 9) for m in table.missing]
         rows += [_row(html(f"  ! {c}"), "#c026d3", 9) for c in table.conflicts]
     return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows) + "</TABLE>>"

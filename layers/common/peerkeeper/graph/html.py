@@ -12,6 +12,9 @@ plan's actions by concern, and what peerkeeper will not change (refusals, confli
 
 The page is static SVG first: it shows the whole picture with scripting off. The script only
 re-runs the same flow layout (:func:`flow`, mirrored in ``_SCRIPT``) when a panel is collapsed.
+Labels are placed (:func:`place_label`) clear of the cards, the account and region headers and each
+other, and never across a frame's edge; with a panel collapsed the script puts them back at their
+curve's middle, and expanding every panel restores the placed ones.
 Coordinates are rounded and everything is sorted, so the same world gives the same bytes.
 """
 
@@ -175,18 +178,33 @@ def border(box: Box, towards: tuple[float, float]) -> tuple[float, float]:
     return x + dx * scale, y + dy * scale
 
 
-def curve(a: Box, b: Box, index: int) -> tuple[str, float, float]:
-    """A quadratic curve between two boxes' borders, bowed (alternately) so parallel ones part.
-
-    Returns the path and the point halfway along it (where the label goes).
-    """
+def _bezier(a: Box, b: Box, index: int) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
+    """Start, control point and end of the curve between two boxes (see :func:`curve`)."""
     dx, dy = b[0] - a[0], b[1] - a[1]
     length = math.hypot(dx, dy) or 1.0
     bow = (1 if index % 2 else -1) * min(60.0, 0.15 * length)
     cx, cy = (a[0] + b[0]) / 2 - dy / length * bow, (a[1] + b[1]) / 2 + dx / length * bow
-    start, end = border(a, (cx, cy)), border(b, (cx, cy))
+    return border(a, (cx, cy)), (cx, cy), border(b, (cx, cy))
+
+
+def curve(a: Box, b: Box, index: int) -> tuple[str, float, float]:
+    """A quadratic curve between two boxes' borders, bowed (alternately) so parallel ones part.
+
+    Returns the path and the point halfway along it (where the label goes when nothing is in the way).
+    """
+    start, (cx, cy), end = _bezier(a, b, index)
     path = f"M{num(start[0])} {num(start[1])} Q{num(cx)} {num(cy)} {num(end[0])} {num(end[1])}"
     return path, (start[0] + 2 * cx + end[0]) / 4, (start[1] + 2 * cy + end[1]) / 4
+
+
+def curve_point(a: Box, b: Box, index: int, t: float) -> tuple[float, float]:
+    """The point at ``t`` (0 at ``a``, 1 at ``b``) along the curve :func:`curve` draws."""
+    start, control, end = _bezier(a, b, index)
+    u = 1 - t
+    return (
+        u * u * start[0] + 2 * u * t * control[0] + t * t * end[0],
+        u * u * start[1] + 2 * u * t * control[1] + t * t * end[1],
+    )
 
 
 # -- drawing ----------------------------------------------------------------------------------
@@ -200,6 +218,7 @@ def _vpc_title(vpc: VpcNode, edges: Sequence[Edge]) -> str:
         lines.append(f"flow logs: {vpc.flow_logs}" + (" (peerkeeper:ignore)" if vpc.ignored else ""))
     for table in vpc.tables:
         lines.append(f"{table.id}: {len(table.routes)} routes" + (" (ignored)" if table.ignored else ""))
+        lines += [f"  prefix list {route}" for route in table.prefix_list_routes]
         lines += [f"  missing {m.destination} via {m.peering}" for m in table.missing]
         lines += [f"  conflict: {c}" for c in table.conflicts]
     lines += [f"{edge.label}" for edge in edges]
@@ -270,27 +289,97 @@ def _frame(frame: Frame, drifted: set[str]) -> str:
     return "".join(parts)
 
 
-def _free_spot(x: float, y: float, size: tuple[float, float], taken: list[Box]) -> tuple[float, float]:
-    """The nearest point to (x, y), stepping up and down, where a label of ``size`` overlaps nothing taken."""
+Rect = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+@dataclass(frozen=True)
+class Room:
+    """Where labels may go: clear of ``obstacles``, and never across a ``container``'s edge.
+
+    Obstacles are the cards, the account and region headers, and the labels already placed;
+    containers are the account frames and region panels, so that a label sits wholly inside the
+    frame (and panel) where its point on the curve is, or wholly outside every frame: never across
+    another account's frame or header.
+    """
+
+    obstacles: list[Rect]
+    containers: tuple[Rect, ...]
+    canvas: Rect  # the picture: a label outside it would be cut off
+
+
+# Where along a curve a label may sit, best first: its middle, then towards either end.
+LABEL_SPOTS = (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8)
+LABEL_STEPS = (0, *(sign * n for n in range(1, 9) for sign in (1, -1)))  # vertical nudges of 13px, up to 104px
+LABEL_MARGIN = 4  # between a label and the edge of its frame or panel
+LABEL_CLEARANCE = 4  # around a label's estimated box: a browser's font may draw a little larger
+
+
+def room(frames: Sequence[Frame], centres: dict[str, Box], width: float, height: float) -> Room:
+    obstacles = [(x - hw, y - hh, x + hw, y + hh) for x, y, hw, hh in centres.values()]
+    containers: list[Rect] = []
+    for frame in frames:
+        containers.append((frame.x, frame.y, frame.x + frame.width, frame.y + frame.height))
+        obstacles.append((frame.x, frame.y, frame.x + frame.width, frame.y + FRAME_HEAD))
+        for panel in frame.panels:
+            left, top = frame.x + FRAME_PAD + panel.x, frame.y + FRAME_HEAD + panel.y
+            containers.append((left, top, left + panel.width, top + panel.height))
+            obstacles.append((left, top, left + panel.width, top + PANEL_HEAD))
+    return Room(obstacles, tuple(containers), (0.0, 0.0, width, height))
+
+
+def _inside(rect: Rect, outer: Rect) -> bool:
+    return outer[0] <= rect[0] and rect[2] <= outer[2] and outer[1] <= rect[1] and rect[3] <= outer[3]
+
+
+def _apart(rect: Rect, other: Rect) -> bool:
+    return rect[2] <= other[0] or other[2] <= rect[0] or rect[3] <= other[1] or other[3] <= rect[1]
+
+
+def _fits(rect: Rect, space: Room) -> bool:
+    return (
+        _inside(rect, space.canvas)
+        and all(_inside(rect, c) or _apart(rect, c) for c in space.containers)
+        and all(_apart(rect, o) for o in space.obstacles)
+    )
+
+
+def _slides(x: float, y: float, size: tuple[float, float], containers: Sequence[Rect]) -> list[float]:
+    """``x``, then ``x`` moved (the least) into each frame or panel tall enough to hold the label at ``y``."""
     hw, hh = size[0] / 2, size[1] / 2
-    for step in (0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5):
-        cy = y + step * 13
-        if all(abs(x - bx) >= hw + bw or abs(cy - by) >= hh + bh for bx, by, bw, bh in taken):
-            return x, cy
-    return x, y
+    moved = {x}
+    for left, top, right, bottom in containers:
+        low, high = left + LABEL_MARGIN + hw, right - LABEL_MARGIN - hw
+        if low <= high and top <= y - hh and y + hh <= bottom:
+            moved.add(min(max(x, low), high))
+    return sorted(moved, key=lambda candidate: (abs(candidate - x), candidate))
 
 
-def _edges(picture: Picture, centres: dict[str, Box]) -> tuple[list[str], list[str]]:
-    """The curves, and their labels placed (greedily, in order) clear of the cards and of each other."""
+def place_label(a: Box, b: Box, index: int, size: tuple[float, float], space: Room) -> tuple[float, float]:
+    """The first spot along the curve (nudged up or down, then sideways into a frame) where the label fits.
+
+    Falls back to the curve's middle when nothing fits (a crowded picture): the label is still drawn.
+    """
+    hw, hh = size[0] / 2 + LABEL_CLEARANCE, size[1] / 2 + LABEL_CLEARANCE
+    for t in LABEL_SPOTS:
+        px, py = curve_point(a, b, index, t)
+        for step in LABEL_STEPS:
+            y = py + step * 13
+            for x in _slides(px, y, (2 * hw, 2 * hh), space.containers):
+                if _fits((x - hw, y - hh, x + hw, y + hh), space):
+                    return x, y
+    return curve_point(a, b, index, 0.5)
+
+
+def _edges(picture: Picture, centres: dict[str, Box], space: Room) -> tuple[list[str], list[str]]:
+    """The curves, and their labels placed (greedily, in order) clear of the cards, the headers and each other."""
     paths: list[str] = []
     labels: list[str] = []
     label_all = len(picture.edges) <= LABEL_ALL_EDGES
-    taken: list[Box] = list(centres.values())
     for index, edge in enumerate(picture.edges):
         a, b = centres.get(edge.requester), centres.get(edge.accepter)
         if a is None or b is None:
             continue
-        path, lx, ly = curve(a, b, index)
+        path, _, _ = curve(a, b, index)
         data = f'data-a="{esc(edge.requester)}" data-b="{esc(edge.accepter)}" data-i="{index}"'
         paths.append(
             f'<path class="edge k-{edge.kind}" id="e-{esc(edge.id)}" {data} d="{path}">'
@@ -299,8 +388,8 @@ def _edges(picture: Picture, centres: dict[str, Box]) -> tuple[list[str], list[s
         lines = [edge.id, " · ".join((edge.status, *edge.marks))] if label_all else [" · ".join(edge.marks)]
         if any(lines):
             size = (max(len(line) for line in lines) * 6.3 + 6, len(lines) * 12.5 + 2)
-            lx, ly = _free_spot(lx, ly, size, taken)
-            taken.append((lx, ly, size[0] / 2, size[1] / 2))
+            lx, ly = place_label(a, b, index, size, space)
+            space.obstacles.append((lx - size[0] / 2, ly - size[1] / 2, lx + size[0] / 2, ly + size[1] / 2))
             spans = "".join(
                 f'<tspan x="0" dy="{num(1.15 if n else 0.55 - 0.6 * len(lines))}em">{esc(line)}</tspan>'
                 for n, line in enumerate(lines)
@@ -330,7 +419,7 @@ def svg(picture: Picture) -> tuple[str, dict[str, object]]:
                 centres[vpc.id] = (origin[0] + size[0] / 2, origin[1] + size[1] / 2, size[0] / 2, size[1] / 2)
                 cards.append(_card(vpc, origin, size, density, picture.edges_of(vpc.id)))
                 card_data[vpc.id] = [panel.id, index % panel.cols, index // panel.cols]
-    paths, labels = _edges(picture, centres)
+    paths, labels = _edges(picture, centres, room(frames, centres, width, height))
     drifted = {panel.id for frame in frames for panel in frame.panels if _drift(picture, panel)}
     body = [
         f'<svg id="map" class="{"many" if len(picture.edges) > LABEL_ALL_EDGES else "few"}" '
@@ -541,7 +630,8 @@ _SCRIPT = """
 (function(){
 "use strict";
 var D=JSON.parse(document.getElementById("layout").textContent);
-var svg=document.getElementById("map"),collapsed={},zoom=1,autoFit=false;
+var svg=document.getElementById("map"),collapsed={},zoom=1,autoFit=false,placed={};
+svg.querySelectorAll(".elabel").forEach(function(l){placed[l.id]=l.getAttribute("transform");});
 function flow(sizes,maxw,gap){var x=0,y=0,row=0,w=0,pos=[];
  sizes.forEach(function(s){if(x>0&&x+s[0]>maxw){x=0;y+=row+gap;row=0;}pos.push([x,y]);x+=s[0]+gap;
  row=Math.max(row,s[1]);w=Math.max(w,x-gap);});return {pos:pos,w:w,h:y+row};}
@@ -566,7 +656,7 @@ function relayout(){
    pg.setAttribute("transform","translate("+(px-fx)+","+(py-fy)+")");
    pg.querySelector(".panel-bg").setAttribute("height",collapsed[id]?p.hc:p.h);
    pg.querySelector(".tw").textContent=collapsed[id]?"▸":"▾";});});
- var centre={};
+ var centre={},none=!Object.keys(collapsed).some(function(id){return collapsed[id];});
  Object.keys(D.cards).forEach(function(vpc){var c=D.cards[vpc],p=D.panels[c[0]],at=panelAt[c[0]],
   g=document.getElementById("c-"+vpc);
   if(collapsed[c[0]]){g.classList.add("hidden");
@@ -580,7 +670,7 @@ function relayout(){
    collapsed[D.cards[e.dataset.a][0]];
   e.classList.toggle("hidden",!!same);if(l)l.classList.toggle("hidden",!!same);
   if(!a||!b||same)return;var c=curve(a,b,+e.dataset.i);e.setAttribute("d",c.d);
-  if(l)l.setAttribute("transform","translate("+c.x+","+c.y+")");});
+  if(l)l.setAttribute("transform",none?placed[l.id]:"translate("+c.x+","+c.y+")");});
  svg.setAttribute("width",top.w);svg.setAttribute("height",top.h);
  svg.setAttribute("viewBox","0 0 "+top.w+" "+top.h);if(autoFit)fit();else applyZoom();}
 function applyZoom(){var w=+svg.getAttribute("width"),h=+svg.getAttribute("height");

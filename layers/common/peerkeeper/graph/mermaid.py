@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from peerkeeper.graph.model import FLOW_MISSING, Edge, Group, Picture, TableView, VpcNode
+from peerkeeper.model import printable
 
 EDGE_STYLES = {
     "ok": "stroke:#16a34a,stroke-width:1.5px",
@@ -33,7 +34,7 @@ _UNSAFE = re.compile(r"[\"#<>|`&\\]")
 
 def text(value: str) -> str:
     """A label's text with Mermaid's syntax characters as entity codes (``"`` -> ``#34;``)."""
-    flat = " ".join(value.split())
+    flat = " ".join(printable(value).split())
     return _UNSAFE.sub(lambda match: f"#{ord(match.group())};", flat)
 
 
@@ -67,6 +68,7 @@ def _vpc_class(vpc: VpcNode) -> str:
 
 def _table(table: TableView) -> tuple[str, str]:
     lines = [table.id + (" (ignored)" if table.ignored else ""), f"{len(table.routes)} routes"]
+    lines += [f"prefix list {route}" for route in table.prefix_list_routes]
     lines += [f"missing {m.destination} via {m.peering}" for m in table.missing]
     lines += [f"conflict: {c}" for c in table.conflicts]
     return _label(lines), "tablemissing" if table.missing or table.conflicts else "table"

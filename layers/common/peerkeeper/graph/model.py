@@ -65,6 +65,11 @@ class TableView:
     conflicts: tuple[str, ...] = ()
     ignored: bool = False
 
+    @property
+    def prefix_list_routes(self) -> tuple[str, ...]:
+        """Routes to a managed prefix list ("pl-… → target"): aggregates that guard the table."""
+        return tuple(route for route in self.routes if route.startswith("pl-"))
+
 
 @dataclass(frozen=True)
 class VpcNode:

@@ -25,15 +25,23 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _identity(account: str, actor: str) -> dict[str, Any]:
-    role = "NetworkAdmin" if actor != "peerkeeper" else "peerkeeper-function-role"
+def _identity(account: str, actor: str, role_arn: str) -> dict[str, Any]:
+    """An assumed role's session: a person's (NetworkAdmin) or a function's (its stack's role, session = function)."""
+    role_arn = role_arn or f"arn:aws:iam::{account}:role/NetworkAdmin"
+    role = role_arn.rsplit("/", 1)[-1]
     return {
         "type": "AssumedRole",
         "principalId": f"AROADEMO{account[-4:]}:{actor}",
         "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{actor}",
         "accountId": account,
         "sessionContext": {
-            "sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{account}:role/{role}", "accountId": account},
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": f"AROADEMO{account[-4:]}",
+                "arn": role_arn,
+                "accountId": account,
+                "userName": role,
+            },
             "attributes": {"creationDate": _now(), "mfaAuthenticated": "false"},
         },
     }
@@ -48,9 +56,15 @@ def cloudtrail_event(
     account: str = ACCOUNT,
     region: str = REGION,
     actor: str = "alice",
+    role_arn: str = "",
 ) -> dict[str, Any]:
-    """An "AWS API Call via CloudTrail" event. Route 53 is global: its events arrive in us-east-1."""
+    """An "AWS API Call via CloudTrail" event. Route 53 is global: its events arrive in us-east-1.
+
+    ``role_arn``: the call was made by a session of that role named ``actor`` (a function's role and
+    name); otherwise ``actor`` is a person working as NetworkAdmin.
+    """
     request_id = str(uuid.uuid4())
+    by_function = bool(role_arn)
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -62,13 +76,13 @@ def cloudtrail_event(
         "resources": [],
         "detail": {
             "eventVersion": "1.09",
-            "userIdentity": _identity(account, actor),
+            "userIdentity": _identity(account, actor, role_arn),
             "eventTime": _now(),
             "eventSource": event_source,
             "eventName": name,
             "awsRegion": "us-east-1" if event_source == "route53.amazonaws.com" else region,
-            "sourceIPAddress": "198.51.100.24" if actor != "peerkeeper" else "lambda.amazonaws.com",
-            "userAgent": "aws-cli/2.22.0" if actor != "peerkeeper" else "Boto3 peerkeeper",
+            "sourceIPAddress": "lambda.amazonaws.com" if by_function else "198.51.100.24",
+            "userAgent": "Boto3 peerkeeper" if by_function else "aws-cli/2.22.0",
             "requestParameters": dict(request) if request is not None else None,
             "responseElements": dict(response) if response is not None else None,
             "requestID": request_id,
@@ -154,11 +168,22 @@ def peering_request_event(
     return cloudtrail_event("ec2.amazonaws.com", "CreateVpcPeeringConnection", request, response, account=account)
 
 
-def route_event(name: str, table: str, destination: str, pcx: str = "", *, actor: str = "alice") -> dict[str, Any]:
+def route_event(
+    name: str,
+    table: str,
+    destination: str,
+    pcx: str = "",
+    *,
+    actor: str = "alice",
+    role_arn: str = "",
+    region: str = REGION,
+) -> dict[str, Any]:
     request = {"routeTableId": table, "destinationCidrBlock": destination}
     if pcx:
         request["vpcPeeringConnectionId"] = pcx
-    return cloudtrail_event("ec2.amazonaws.com", name, request, {"_return": True}, actor=actor)
+    return cloudtrail_event(
+        "ec2.amazonaws.com", name, request, {"_return": True}, actor=actor, role_arn=role_arn, region=region
+    )
 
 
 def associate_cidr_event(vpc: str, cidr: str, *, actor: str = "mallory") -> dict[str, Any]:
@@ -174,7 +199,9 @@ def associate_cidr_event(vpc: str, cidr: str, *, actor: str = "mallory") -> dict
     return cloudtrail_event("ec2.amazonaws.com", "AssociateVpcCidrBlock", request, response, actor=actor)
 
 
-def change_record_event(zone_id: str, record: str, value: str, ttl: int, *, actor: str = "alice") -> dict[str, Any]:
+def change_record_event(
+    zone_id: str, record: str, value: str, ttl: int, *, actor: str = "alice", role_arn: str = ""
+) -> dict[str, Any]:
     change = {
         "action": "UPSERT",
         "resourceRecordSet": {
@@ -186,25 +213,52 @@ def change_record_event(zone_id: str, record: str, value: str, ttl: int, *, acto
     }
     request = {"hostedZoneId": zone_id, "changeBatch": {"changes": [change]}}
     response = {"changeInfo": {"id": f"/change/C{uuid.uuid4().hex[:12].upper()}", "status": "PENDING"}}
-    return cloudtrail_event("route53.amazonaws.com", "ChangeResourceRecordSets", request, response, actor=actor)
+    return cloudtrail_event(
+        "route53.amazonaws.com", "ChangeResourceRecordSets", request, response, actor=actor, role_arn=role_arn
+    )
 
 
-def echo_event(action: Mapping[str, Any], lab: Lab, clients: Clients) -> dict[str, Any] | None:
-    """The CloudTrail event AWS logs for one of peerkeeper's own successful calls (None: no such event)."""
+def create_hosted_zone_event(zone_id: str, name: str, vpc: str, region: str = REGION) -> dict[str, Any]:
+    """A private hosted zone created with its first VPC (the seed's step 2, by hand)."""
+    request = {
+        "name": name,
+        "vPC": {"vPCRegion": region, "vPCId": vpc},
+        "callerReference": str(uuid.uuid4()),
+        "hostedZoneConfig": {"comment": "the seed lab", "privateZone": True},
+    }
+    response = {
+        "hostedZone": {"id": f"/hostedzone/{zone_id}", "name": f"{name}.", "config": {"privateZone": True}},
+        "vPC": {"vPCRegion": region, "vPCId": vpc},
+    }
+    return cloudtrail_event("route53.amazonaws.com", "CreateHostedZone", request, response)
+
+
+def associate_zone_event(zone_id: str, vpc: str, region: str) -> dict[str, Any]:
+    request = {"hostedZoneId": zone_id, "vPC": {"vPCRegion": region, "vPCId": vpc}}
+    response = {"changeInfo": {"id": f"/change/C{uuid.uuid4().hex[:12].upper()}", "status": "PENDING"}}
+    return cloudtrail_event("route53.amazonaws.com", "AssociateVPCWithHostedZone", request, response)
+
+
+def echo_event(
+    action: Mapping[str, Any], lab: Lab, clients: Clients, *, function: str, role_arn: str
+) -> dict[str, Any] | None:
+    """The CloudTrail event AWS logs for one of peerkeeper's own successful calls (None: no such event).
+
+    The call is made by ``function`` as ``role_arn`` (its stack's role), in the action's region.
+    """
     kind, resource = action.get("kind"), str(action.get("resource", ""))
+    by: dict[str, Any] = {"actor": function, "role_arn": role_arn, "region": str(action.get("region") or REGION)}
     if kind == "accept-peering":
         request: dict[str, Any] = {"vpcPeeringConnectionId": resource}
         response = {"vpcPeeringConnection": {"vpcPeeringConnectionId": resource, "status": {"code": "provisioning"}}}
-        return cloudtrail_event(
-            "ec2.amazonaws.com", "AcceptVpcPeeringConnection", request, response, actor="peerkeeper"
-        )
+        return cloudtrail_event("ec2.amazonaws.com", "AcceptVpcPeeringConnection", request, response, **by)
     if kind in ("create-route", "replace-route"):
         name = "CreateRoute" if kind == "create-route" else "ReplaceRoute"
-        return route_event(name, resource, "", actor="peerkeeper")
+        return route_event(name, resource, "", **by)
     if kind == "upsert-record":
         value = cname(clients, lab.zone_id, resource)
-        return change_record_event(lab.zone_id, resource, value, 300, actor="peerkeeper")
+        return change_record_event(lab.zone_id, resource, value, 300, actor=function, role_arn=role_arn)
     if kind == "create-flow-logs":
         wrapped = {"CreateFlowLogsRequest": {"ResourceId": {"content": resource, "tag": 1}}}
-        return cloudtrail_event("ec2.amazonaws.com", "CreateFlowLogs", wrapped, {}, actor="peerkeeper")
+        return cloudtrail_event("ec2.amazonaws.com", "CreateFlowLogs", wrapped, {}, **by)
     return None

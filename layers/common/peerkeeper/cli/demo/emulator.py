@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from peerkeeper.cli.demo.lab import ACCOUNT, LOG_GROUP, OTHER_REGION, RECORD, REGION, ROLE_NAME, WEB_RECORD, DemoError
+from peerkeeper.cli.demo.lab import ACCOUNT, LOG_GROUP, RECORD, REGION, ROLE_NAME, DemoError
 
 if TYPE_CHECKING:
     pass
@@ -55,9 +55,9 @@ def demo_environ(endpoint: str) -> dict[str, str]:
         "ALLOWED_PEER_ACCOUNTS": ACCOUNT,
         "ALLOWED_PEER_VPCS": "",
         "REJECT_UNLISTED": "false",
-        # Both stacks (REGION and OTHER_REGION) have these: a pair naming its region means the same
-        # load balancer in every region's stack, so the stacks agree on every record.
-        "DNS_RECORDS": f"{WEB_RECORD}=web-elb@{REGION},{RECORD}=api-elb@{OTHER_REGION}",
+        # The seed lab's one record, api-elb beside web-vpc (the chapter beyond the seed that adds a
+        # region changes it: set_parameters).
+        "DNS_RECORDS": f"{RECORD}=api-elb",
         "DNS_TTL": "300",
         "FLOW_LOG_GROUP": LOG_GROUP,
         "FLOW_LOG_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}",
@@ -87,6 +87,14 @@ def configure_process(endpoint: str) -> None:
     default_clients.cache_clear()
     logger.setLevel(logging.CRITICAL)  # the timeline tells the story; the JSON logs would drown it
     warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def set_parameters(values: dict[str, str]) -> None:
+    """A parameter update of every deployed stack: the handlers read the new values from now on."""
+    from peerkeeper.settings import get_settings  # noqa: PLC0415
+
+    os.environ.update(values)
+    get_settings.cache_clear()
 
 
 @dataclass

@@ -8,8 +8,10 @@ and nothing on the Lambda path imports this module.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -60,7 +62,12 @@ def load_template(template_path: str | Path = "template.yaml") -> dict[str, Any]
 
 def load_rules(template_path: str | Path = "template.yaml") -> list[Rule]:
     """Every rule of the template: function events first, then explicit `AWS::Events::Rule`s."""
-    resources: dict[str, Any] = load_template(template_path).get("Resources", {})
+    return template_rules(load_template(template_path))
+
+
+def template_rules(template: Mapping[str, Any]) -> list[Rule]:
+    """:func:`load_rules` of a template already read."""
+    resources: dict[str, Any] = template.get("Resources", {})
     folders = {
         logical_id: _function_folder(resource)
         for logical_id, resource in resources.items()
@@ -99,6 +106,62 @@ def rules_matching(event: dict[str, Any], rules: list[Rule]) -> list[Rule]:
         if matcher.matches_event(event):
             matching.append(rule)
     return matching
+
+
+FORWARD_RULE = "Route53EventForwardRule"  # us-east-1: Route 53 events to the other regions' buses
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One deployment of the template in a region, its rules resolved as CloudFormation would.
+
+    Each rule's self-filter lists the ARNs of this stack's own function roles (``!GetAtt
+    <Role>.Arn``), so a call made by this stack's functions reaches none of its rules, while a call
+    made by another stack (another region's roles are other roles) is like anyone's.
+    """
+
+    region: str
+    rules: list[Rule]
+    roles: dict[str, str]  # function folder -> the ARN of the role it runs as
+    forward: Rule | None = None  # Route53EventForwardRule, when this stack forwards Route 53 events
+    forwards_to: tuple[str, ...] = ()  # DnsEventRegions
+
+    def forwarding(self, regions: tuple[str, ...]) -> Stack:
+        """The same stack with ``DnsEventRegions`` set (a parameter update)."""
+        return replace(self, forwards_to=regions)
+
+
+def role_arn(account: str, region: str, logical_id: str, stack_name: str = "peerkeeper") -> str:
+    """A role name as CloudFormation makes it: ``<stack>-<logical id>-<suffix>``, unique per stack."""
+    suffix = hashlib.sha256(f"{region}/{stack_name}/{logical_id}".encode()).hexdigest()[:12].upper()
+    return f"arn:aws:iam::{account}:role/{stack_name}-{logical_id}-{suffix}"
+
+
+def deploy(template: Mapping[str, Any], region: str, account: str) -> Stack:
+    """The stack ``template`` makes in ``region`` of ``account``: its rules, roles and forward rule."""
+    resources: dict[str, Any] = template.get("Resources", {})
+    role_ids = [logical_id for logical_id, r in resources.items() if r.get("Type") == "AWS::IAM::Role"]
+    arns = {logical_id: role_arn(account, region, logical_id) for logical_id in role_ids}
+
+    def resolved(rule: Rule) -> Rule:
+        text = json.dumps(rule.pattern)
+        for logical_id, arn in arns.items():
+            text = text.replace(json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}), json.dumps(arn))
+        return Rule(rule.name, rule.function, json.loads(text))
+
+    roles = {
+        _function_folder(resource): arns[str(role)]
+        for resource in resources.values()
+        if resource.get("Type") in _FUNCTION_TYPES
+        and (role := _referenced_resource(resource.get("Properties", {}).get("Role"))) in arns
+    }
+    forward = resources.get(FORWARD_RULE, {}).get("Properties", {}).get("EventPattern")
+    return Stack(
+        region=region,
+        rules=[resolved(rule) for rule in template_rules(template)],
+        roles=roles,
+        forward=resolved(Rule(FORWARD_RULE, "", forward)) if isinstance(forward, dict) else None,
+    )
 
 
 def _function_folder(resource: dict[str, Any]) -> str:

@@ -15,8 +15,8 @@ from peerkeeper.cli.demo.emulator import (
     missing_requirements,
     project_root,
 )
-from peerkeeper.cli.demo.lab import ACCOUNT, LOG_GROUP, OTHER_REGION, REGION, ROLE_NAME, ZONE_NAME, DemoError, build_lab
-from peerkeeper.cli.demo.story import Story, play
+from peerkeeper.cli.demo.lab import ACCOUNT, LOG_GROUP, REGION, ROLE_NAME, ZONE_NAME, DemoError, build_lab, build_tiers
+from peerkeeper.cli.demo.story import BEYOND, Story, play
 from peerkeeper.cli.output import render_actions, render_findings
 from peerkeeper.cli.run import run
 from peerkeeper.clients import Clients
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 
 
 def final_plan(story: Story, endpoint: str) -> None:
-
-    story.chapter("9. peerkeeper plan")
+    story.chapter(f"{BEYOND}the final plan (peerkeeper plan, {REGION})")
     settings = Settings.from_env(os.environ)
     target = Target(Clients(endpoint_url=endpoint), ACCOUNT, (settings,))
     doc = run(dry_run(target), "plan").document()
@@ -52,7 +51,7 @@ def picture(console: Console, endpoint: str, path: Path, when: str) -> None:
 def main() -> int:
     from rich.console import Console  # noqa: PLC0415
 
-    from peerkeeper.cli.demo.rules import load_rules  # noqa: PLC0415
+    from peerkeeper.cli.demo.rules import deploy, load_template  # noqa: PLC0415
 
     console = Console(highlight=False)
     missing = missing_requirements()
@@ -63,21 +62,26 @@ def main() -> int:
         return 1
     try:
         root = project_root()
-        rules = load_rules(root / "template.yaml")
+        template = load_template(root / "template.yaml")
+        stack = deploy(template, REGION, ACCOUNT)
         with emulator() as endpoint:
             configure_process(endpoint)
             console.print(f"[bold]peerkeeper demo[/bold]: moto's AWS emulator at {endpoint} (loopback only)")
             clients = Clients(endpoint_url=endpoint)
             lab = build_lab(clients, endpoint)
+            build_tiers(clients, endpoint, lab)
             console.print(
-                f"  seed lab: web-vpc {lab.web.vpc} 10.0.0.0/16, api-vpc {lab.api.vpc} 10.1.0.0/16, "
-                f"internal ALBs web-elb and api-elb in {REGION}, api-eu-vpc 10.3.0.0/16 with an internal ALB also "
-                f"named api-elb in {OTHER_REGION}, private zone {ZONE_NAME} ({lab.zone_id}) on web-vpc and "
-                f"api-eu-vpc, log group {LOG_GROUP}, role {ROLE_NAME}"
+                f"  the seed lab, in {REGION}: web-vpc {lab.web.vpc} 10.0.0.0/16 and api-vpc {lab.api.vpc} "
+                "10.1.0.0/16, each with two subnets, two route tables and an autoscaling group (web-asg, "
+                f"api-asg) behind an internal ALB (web-elb, api-elb); private zone {ZONE_NAME} ({lab.zone_id}); "
+                f"log group {LOG_GROUP}, role {ROLE_NAME}"
             )
-            console.print(f"  {len(rules)} rules from template.yaml route the events to functions/*/app.py")
-            console.print("  peerkeeper's own calls are played back too, when a rule would deliver them")
-            story = Story(console, rules, Functions(root), lab, clients)
+            console.print(
+                f"  {len(stack.rules)} rules from template.yaml route the events to functions/*/app.py; "
+                "peerkeeper's own calls are played back too, made as its stack's roles, which the rules' "
+                "self-filter drops"
+            )
+            story = Story(console, {REGION: stack}, Functions(root), lab, clients, template)
             picture(console, endpoint, Path.cwd() / "demo-before.html", "before reconciling")
             play(story, endpoint)
             final_plan(story, endpoint)

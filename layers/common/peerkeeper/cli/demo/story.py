@@ -1,7 +1,15 @@
-"""The story: chapters of events delivered by the template's rules, and the checks on the world after each."""
+"""The story: chapters of events delivered by the template's rules, and the checks on the world after each.
+
+Part one is the seed lab exactly as written (one region, one stack, ``api.elb.lab.private=api-elb``):
+peerkeeper does the seed's steps 1, 3, 4 and 5 from the events, a person does step 2, and the seed's
+ping story follows. Part two goes beyond the seed lab, each chapter announced as such. Chapters are
+numbered as they are told, so a chapter added at a hook (:func:`chapter_prefix_list_guard`,
+:func:`chapter_intent`) renumbers the ones after it.
+"""
 
 from __future__ import annotations
 
+import copy
 import os
 import shlex
 from collections.abc import Mapping
@@ -10,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from peerkeeper.cli.demo.cloudtrail import (
     associate_cidr_event,
+    associate_zone_event,
     change_record_event,
+    create_hosted_zone_event,
     create_load_balancer_event,
     create_vpc_event,
     delete_load_balancer_event,
@@ -19,26 +29,31 @@ from peerkeeper.cli.demo.cloudtrail import (
     route_event,
     scheduled_event,
 )
-from peerkeeper.cli.demo.emulator import Functions, LambdaContext, stack_in
+from peerkeeper.cli.demo.emulator import Functions, LambdaContext, set_parameters, stack_in
 from peerkeeper.cli.demo.lab import (
     ACCOUNT,
+    LOG_GROUP,
     MAX_ECHO_DEPTH,
     OTHER_REGION,
     RECORD,
     REGION,
+    ROLE_NAME,
     STRANGER,
     WEB_RECORD,
+    ZONE_NAME,
     DemoError,
     Lab,
-    Network,
     build_network,
+    build_other_region,
     cname,
     create_load_balancer,
-    flow_logged,
+    flow_logs_as_seeded,
     peering_status,
+    record_sets,
     route_targets,
     routed,
     stranger_clients,
+    zone_vpcs,
 )
 from peerkeeper.cli.output import escape, render_answer, verdict
 from peerkeeper.clients import Clients
@@ -46,27 +61,52 @@ from peerkeeper.clients import Clients
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from peerkeeper.cli.demo.rules import Rule
+    from peerkeeper.cli.demo.rules import Rule, Stack
 
 
 _FINDINGS = (("refused", "refused", "yellow"), ("conflicts", "conflict", "magenta"), ("problems", "problem", "red"))
 
 _OUTCOME_MARKS = {"done": "[green]✓[/green]", "converged": "[green]=[/green]", "failed": "[red]✗[/red]"}
 
+BEYOND = "Beyond the seed lab: "
+
+
+def issuer(event: Mapping[str, Any]) -> str:
+    """The ARN of the role whose session made the call ("" for a user, the root user, a service)."""
+    context = event.get("detail", {}).get("userIdentity", {}).get("sessionContext", {})
+    return str(context.get("sessionIssuer", {}).get("arn", ""))
+
+
+def as_a_person(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The same call made by someone else: what the rules would do without their self-filter."""
+    changed = copy.deepcopy(dict(event))
+    changed["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = (
+        f"arn:aws:iam::{ACCOUNT}:role/NetworkAdmin"
+    )
+    return changed
+
 
 @dataclass
 class Story:
     console: Console
-    rules: list[Rule]
+    stacks: dict[str, Stack]  # region -> the stack deployed there
     functions: Functions
     lab: Lab
     clients: Clients
+    template: Mapping[str, Any]  # template.yaml, read once: deploying another stack resolves it again
     failures: list[str] = field(default_factory=list)
     delivered: int = 0
+    chapters: int = 0
+
+    def part(self, title: str, note: str) -> None:
+        self.console.print()
+        self.console.rule(f"[bold reverse] {title} [/bold reverse]", characters="═", align="left")
+        self.note(note)
 
     def chapter(self, title: str) -> None:
+        self.chapters += 1
         self.console.print()
-        self.console.rule(f"[bold]{title}[/bold]", align="left")
+        self.console.rule(f"[bold]{self.chapters}. {title}[/bold]", align="left")
 
     def note(self, text: str) -> None:
         self.console.print(f"  [dim]{text}[/dim]")
@@ -77,39 +117,69 @@ class Story:
         if not ok:
             self.failures.append(description)
 
+    def rules(self, region: str) -> list[Rule]:
+        stack = self.stacks.get(region)
+        return stack.rules if stack is not None else []
+
+    def own_function(self, arn: str) -> tuple[str, str] | None:
+        """(function, region) when ``arn`` is the role of a function of a deployed stack."""
+        for region, stack in self.stacks.items():
+            for function, role in stack.roles.items():
+                if role == arn:
+                    return function, region
+        return None
+
     def deliver(
         self, event: dict[str, Any], label: str = "", depth: int = 0, region: str = REGION
     ) -> list[dict[str, Any]]:
-        """Route ``event`` by the template's rules, invoke each target, play back peerkeeper's own calls.
-
-        ``region`` is the stack that receives it: this one, or the one in OTHER_REGION.
-        """
+        """Route ``event`` by the rules of the stack in ``region``, invoke each target, play back its calls."""
         from peerkeeper.cli.demo.rules import rules_matching  # noqa: PLC0415  (moto's pattern matcher)
 
         indent = "  " + "    " * depth
         name = event.get("detail", {}).get("eventName") or event.get("detail-type", "")
-        who = "peerkeeper" if depth else event.get("account", "")
+        made_by = self.own_function(issuer(event))
+        who = f"{made_by[0]} of the {made_by[1]} stack" if made_by else event.get("account", "")
         where = "" if region == REGION else f", [bold]to the {region} stack[/bold]"
         self.console.print(
             f"{indent}[bold cyan]▶ {name}[/bold cyan] {label} [dim]({event['source']}, {who}{where})[/dim]"
         )
-        matched = rules_matching(event, self.rules)
+        matched = rules_matching(event, self.rules(region))
         if not matched:
-            self.console.print(f"{indent}  [dim]no rule matches: nothing is invoked[/dim]")
+            self.console.print(f"{indent}  [dim]{self.unmatched(event, region)}[/dim]")
         summaries = []
         for rule in matched:
             self.delivered += 1
             self.console.print(f"{indent}  → rule [magenta]{rule.name}[/magenta] → [bold]{rule.function}[/bold]")
             summary = self.invoke(rule.function, event, indent, region)
             summaries.append(summary)
-            self.echo(summary, depth)
+            self.echo(summary, depth, rule.function, region)
         return summaries
 
-    def deliver_everywhere(self, event: dict[str, Any], label: str = "", depth: int = 0) -> list[dict[str, Any]]:
-        """A Route 53 event: delivered in us-east-1, whose stack forwards it to the other region's bus."""
+    def unmatched(self, event: dict[str, Any], region: str) -> str:
+        """Why no rule of the stack in ``region`` delivers ``event``."""
+        from peerkeeper.cli.demo.rules import rules_matching  # noqa: PLC0415
+
+        role = issuer(event)
+        if role in self.stacks[region].roles.values() and rules_matching(as_a_person(event), self.rules(region)):
+            return f"⊘ the rules' self-filter drops it: {role.rsplit('/', 1)[-1]} is this stack's own role"
+        return "no rule matches: nothing is invoked"
+
+    def deliver_route53(self, event: dict[str, Any], label: str = "", depth: int = 0) -> list[dict[str, Any]]:
+        """A Route 53 event: delivered in us-east-1, whose stack forwards it to the regions it lists."""
+        from peerkeeper.cli.demo.rules import rules_matching  # noqa: PLC0415
+
         summaries = self.deliver(event, label, depth)
-        forwarded = f"{label} [dim](forwarded from {REGION})[/dim]"
-        return summaries + self.deliver(event, forwarded, depth, region=OTHER_REGION)
+        home = self.stacks[REGION]
+        if home.forward is None or not home.forwards_to:
+            return summaries
+        indent = "  " + "    " * depth
+        if not rules_matching(event, [home.forward]):
+            self.console.print(f"{indent}  [dim]not forwarded: {home.forward.name} has the same self-filter[/dim]")
+            return summaries
+        for region in home.forwards_to:
+            forwarded = f"{label} [dim](forwarded by {home.forward.name})[/dim]"
+            summaries += self.deliver(event, forwarded, depth, region=region)
+        return summaries
 
     def invoke(self, function: str, event: dict[str, Any], indent: str, region: str = REGION) -> dict[str, Any]:
         from peerkeeper.reconcile import ReconcileError  # noqa: PLC0415
@@ -139,8 +209,11 @@ class Story:
             reason = summary.get("ignored") or "in sync"
             self.console.print(f"{indent}[dim]· no action ({reason})[/dim]")
 
-    def echo(self, summary: Mapping[str, Any], depth: int) -> None:
-        """Play back the events of peerkeeper's own calls that a rule would deliver."""
+    def echo(self, summary: Mapping[str, Any], depth: int, function: str, region: str) -> None:
+        """Play back the CloudTrail events of peerkeeper's own calls, made as its stack's role.
+
+        An event that no rule would deliver even for a person (CreateRoute, CreateFlowLogs) is left out.
+        """
         from peerkeeper.cli.demo.rules import rules_matching  # noqa: PLC0415
 
         done = [a for a in summary.get("actions", []) if a.get("outcome") == "done"]
@@ -149,69 +222,86 @@ class Story:
         if depth >= MAX_ECHO_DEPTH:
             self.failures.append(f"peerkeeper's own calls keep triggering changes: {[a['kind'] for a in done]}")
             return
+        role = self.stacks[region].roles[function]
+        session = f"peerkeeper-{function.replace('_', '-')}"
         for action in done:
-            event = echo_event(action, self.lab, self.clients)
-            if event is None or not rules_matching(event, self.rules):
+            event = echo_event(action, self.lab, self.clients, function=session, role_arn=role)
+            if event is None:
                 continue
             label = f"[dim]by peerkeeper: {action['resource']}[/dim]"
             if event["source"] == "aws.route53":
-                self.deliver_everywhere(event, label, depth + 1)
-            else:
-                self.deliver(event, label, depth + 1)
+                self.deliver_route53(event, label, depth + 1)
+                continue
+            lands = str(event["region"])
+            if lands in self.stacks and rules_matching(as_a_person(event), self.rules(lands)):
+                self.deliver(event, label, depth + 1, region=lands)
 
 
-def chapter_vpcs(story: Story) -> None:
+# -- part one: the seed lab, as written ----------------------------------------------------------
+def part_one(story: Story) -> None:
+    story.part(
+        "Part one: the seed lab, as written",
+        f"one stack, in {REGION}; DNS_RECORDS={os.environ['DNS_RECORDS']}. peerkeeper does the seed's steps "
+        "1, 3, 4 and 5 from the events; a person does step 2.",
+    )
+
+
+def chapter_flow_logs(story: Story) -> None:
     lab, clients = story.lab, story.clients
-    story.chapter("1. The VPCs are created")
+    story.chapter(f"Seed step 1: flow logs on web-vpc and api-vpc (all traffic, {LOG_GROUP}, {ROLE_NAME})")
     for network in lab.networks:
         story.deliver(create_vpc_event(network), f"{network.name} {network.vpc}")
-    story.check("every VPC delivers flow logs to flow-logs-group", flow_logged(clients) >= {lab.web.vpc, lab.api.vpc})
-
-
-def chapter_load_balancers(story: Story) -> None:
-    lab, clients = story.lab, story.clients
-    story.chapter(f"2. The load balancers are created: web-elb here, api-elb here and in {OTHER_REGION}")
-    story.note(f"DNS_RECORDS={os.environ['DNS_RECORDS']}, the same in the {REGION} and {OTHER_REGION} stacks")
-    remote, api_eu = lab.load_balancers[f"api-elb@{OTHER_REGION}"], lab.api_eu
-    if api_eu is not None:
-        event = create_load_balancer_event("api-elb", remote, api_eu.subnets, OTHER_REGION)
-        story.note(f"logged in {OTHER_REGION}: its own stack hears it, the {REGION} stack does not")
-        story.deliver(event, f"api-elb in {OTHER_REGION}", region=OTHER_REGION)
-    for name, network in (("web-elb", lab.web), ("api-elb", lab.api)):
-        story.deliver(
-            create_load_balancer_event(name, lab.load_balancers[name], network.subnets), f"{name} in {REGION}"
+    for network in lab.networks:
+        story.check(
+            f"{network.name} has a flow log of all traffic to {LOG_GROUP} through {ROLE_NAME}",
+            flow_logs_as_seeded(clients, lab, network.vpc),
         )
-    web_dns = lab.load_balancers["web-elb"]["dns"]
-    story.check(f"{WEB_RECORD} is a CNAME to web-elb ({web_dns})", cname(clients, lab.zone_id, WEB_RECORD) == web_dns)
+
+
+def chapter_private_zone(story: Story) -> None:
+    lab, clients = story.lab, story.clients
+    story.chapter(f"Seed step 2, by hand: the private hosted zone {ZONE_NAME} in web-vpc")
+    story.deliver(create_hosted_zone_event(lab.zone_id, ZONE_NAME, lab.web.vpc), f"{ZONE_NAME} ({lab.zone_id})")
+    story.note("peerkeeper makes no zone: it keeps the records that DNS_RECORDS names in the zones people make")
+    story.check(f"{ZONE_NAME} is a private zone of web-vpc only", zone_vpcs(clients, lab.zone_id) == {lab.web.vpc})
+
+
+def chapter_cname(story: Story) -> None:
+    lab, clients = story.lab, story.clients
+    story.chapter(f"Seed step 3: the CNAME {RECORD} → api-elb (simple routing, TTL 300)")
+    story.note("the load balancers in front of the autoscaling groups are created; DNS_RECORDS names api-elb only")
+    for name, network in (("web-elb", lab.web), ("api-elb", lab.api)):
+        lb = lab.load_balancers[name]
+        story.deliver(create_load_balancer_event(name, lb, network.subnets), f"{name} in {REGION}")
+    api_dns = lab.load_balancers["api-elb"]["dns"]
+    found = record_sets(clients, lab.zone_id, RECORD)
+    simple = [
+        r
+        for r in found
+        if r["Type"] == "CNAME"
+        and r.get("TTL") == 300  # the seed's TTL
+        and [v["Value"].rstrip(".") for v in r.get("ResourceRecords", [])] == [api_dns]
+        and not {"SetIdentifier", "Weight", "Region", "Failover", "GeoLocation", "MultiValueAnswer"} & set(r)
+    ]
+    story.check(f"{RECORD} is one simple CNAME to api-elb ({api_dns}), TTL 300", len(found) == len(simple) == 1)
     story.check(
-        f"{RECORD} is a CNAME to api-elb in {OTHER_REGION} ({remote['dns']}), not to its {REGION} namesake",
-        cname(clients, lab.zone_id) == remote["dns"] != lab.load_balancers["api-elb"]["dns"],
+        f"no record for web-elb: {WEB_RECORD} is not in the seed", not record_sets(clients, lab.zone_id, WEB_RECORD)
     )
 
 
 def chapter_peering(story: Story) -> str:
     lab, clients = story.lab, story.clients
     web, api = lab.web, lab.api
-    story.chapter("3. api-vpc asks to peer with web-vpc")
+    story.chapter("Seed steps 4 and 5: api-vpc (requester) peers with web-vpc (accepter); the routes both ways")
     created = clients.ec2(REGION).create_vpc_peering_connection(VpcId=api.vpc, PeerVpcId=web.vpc)
     pcx = created["VpcPeeringConnection"]["VpcPeeringConnectionId"]
     requester = {"owner": ACCOUNT, "vpc": api.vpc, "cidr": api.cidr}
+    story.note("accepting a request brings both sides' routes in the same invocation")
     story.deliver(peering_request_event(pcx, requester, {"owner": ACCOUNT, "vpc": web.vpc}), pcx)
     story.check(f"{pcx} is active", peering_status(clients, pcx) == "active")
     story.check(f"every web-vpc table routes {api.cidr} to it", routed(clients, web, api.cidr, pcx))
     story.check(f"every api-vpc table routes {web.cidr} to it", routed(clients, api, web.cidr, pcx))
     return pcx
-
-
-def launch(ec2: Any, network: Network, name: str, ingress: list[dict[str, Any]]) -> tuple[str, str]:
-    """An instance in the network's first subnet with its own security group; (instance id, group id)."""
-    group = ec2.create_security_group(GroupName=name, Description=f"{name} (demo)", VpcId=network.vpc)["GroupId"]
-    if ingress:
-        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=ingress)
-    instance = ec2.run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=network.subnets[0], SecurityGroupIds=[group]
-    )["Instances"][0]
-    return str(instance["InstanceId"]), str(group)
 
 
 def run_fix(clients: Clients, fix: str) -> None:
@@ -236,12 +326,13 @@ def chapter_ping(story: Story) -> None:
     from peerkeeper.reach import command  # noqa: PLC0415  (only this chapter)
 
     lab, clients = story.lab, story.clients
-    story.chapter("3b. An instance in each VPC: api pings web, and the ping fails")
-    ec2 = clients.ec2(REGION)
-    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": lab.api.cidr}]}
-    web, web_group = launch(ec2, lab.web, "web-sg", [ssh])
-    api, _ = launch(ec2, lab.api, "api-sg", [])
-    story.note(f"web-sg ({web_group}) allows SSH from {lab.api.cidr} and nothing else: the seed's mistake")
+    story.chapter("The seed's ping: an instance in api pings one in web, and the ping fails")
+    web, api, web_group = lab.tiers["web"].instance, lab.tiers["api"].instance, lab.tiers["web"].group
+    story.note(f"{api} of api-asg pings {web} of web-asg")
+    story.note(
+        f"web-sg ({web_group}) admits HTTP from web-vpc (web-elb) and SSH from {lab.api.cidr}, "
+        "no ICMP: the seed's mistake"
+    )
     story.console.print(f"  [bold]$ peerkeeper why {api} {web} --protocol icmp[/bold]")
     ping = command.traffic_of("icmp", None)
     answer = command.why(clients, [REGION], api, web, ping)
@@ -262,6 +353,51 @@ def chapter_ping(story: Story) -> None:
     story.check(f"SSH from {api} to {web} was never in question", ssh_answer.reachable)
 
 
+# -- part two: beyond the seed lab ----------------------------------------------------------------
+def part_two(story: Story) -> None:
+    story.part(
+        "Part two: beyond the seed lab",
+        "what the seed does not ask for, each chapter announced as such: another region, drift, attacks, the sweep",
+    )
+
+
+def chapter_other_region(story: Story) -> None:
+    """A second stack in eu-west-1, a second api-elb there, and Route 53 events forwarded to it."""
+    from peerkeeper.cli.demo.rules import deploy  # noqa: PLC0415
+
+    lab, clients = story.lab, story.clients
+    story.chapter(f"{BEYOND}another region (a second stack in {OTHER_REGION}, Route 53 events forwarded)")
+    records = f"{WEB_RECORD}=web-elb@{REGION},{RECORD}=api-elb@{OTHER_REGION}"
+    story.note(
+        f"the stack is deployed in {OTHER_REGION} too, and both stacks' DNS_RECORDS become {records} "
+        f"(a parameter update: no event); the {REGION} stack forwards Route 53 events to {OTHER_REGION} "
+        "(DnsEventRegions). A pair naming its region means the same load balancer to every stack."
+    )
+    set_parameters({"DNS_RECORDS": records})
+    home = story.stacks[REGION]
+    story.stacks[OTHER_REGION] = deploy(story.template, OTHER_REGION, ACCOUNT)
+    story.stacks[REGION] = home.forwarding((OTHER_REGION,))
+    remote = build_other_region(clients, lab)
+    api_eu = lab.api_eu
+    if api_eu is None:
+        raise DemoError(f"api-eu-vpc was not built in {OTHER_REGION}")
+    story.note(f"api-eu-vpc {api_eu.vpc} {api_eu.cidr} gets an internal ALB also named api-elb (names are per region)")
+    story.note(f"logged in {OTHER_REGION}: its own stack hears it, the {REGION} stack does not")
+    event = create_load_balancer_event("api-elb", remote, api_eu.subnets, OTHER_REGION)
+    story.deliver(event, f"api-elb in {OTHER_REGION}", region=OTHER_REGION)
+    story.note(f"by hand: {ZONE_NAME} is associated with api-eu-vpc too")
+    clients.route53().associate_vpc_with_hosted_zone(
+        HostedZoneId=lab.zone_id, VPC={"VPCRegion": OTHER_REGION, "VPCId": api_eu.vpc}
+    )
+    story.deliver_route53(associate_zone_event(lab.zone_id, api_eu.vpc, OTHER_REGION), f"{ZONE_NAME} + api-eu-vpc")
+    web_dns = lab.load_balancers["web-elb"]["dns"]
+    story.check(f"{WEB_RECORD} is a CNAME to web-elb ({web_dns})", cname(clients, lab.zone_id, WEB_RECORD) == web_dns)
+    story.check(
+        f"{RECORD} is a CNAME to api-elb in {OTHER_REGION} ({remote['dns']}), not to its {REGION} namesake",
+        cname(clients, lab.zone_id) == remote["dns"] != lab.load_balancers["api-elb"]["dns"],
+    )
+
+
 def hand_edit(story: Story, record: str, value: str) -> list[dict[str, Any]]:
     """Someone UPSERTs ``record`` by hand; the event reaches us-east-1 and is forwarded from there."""
     change: Any = {
@@ -270,12 +406,12 @@ def hand_edit(story: Story, record: str, value: str) -> list[dict[str, Any]]:
     }
     zone = story.lab.zone_id
     story.clients.route53().change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [change]})
-    return story.deliver_everywhere(change_record_event(zone, record, value, 60), f"{record} → {value}")
+    return story.deliver_route53(change_record_event(zone, record, value, 60), f"{record} → {value}")
 
 
 def chapter_dns_drift(story: Story) -> None:
     lab, clients = story.lab, story.clients
-    story.chapter("4. DNS: web-elb is recreated, then both records are edited by hand")
+    story.chapter(f"{BEYOND}DNS drift (web-elb recreated, then both records edited by hand)")
     old = lab.load_balancers["web-elb"]
     clients.elbv2(REGION).delete_load_balancer(LoadBalancerArn=old["arn"])
     story.deliver(delete_load_balancer_event(old), "web-elb")
@@ -289,7 +425,7 @@ def chapter_dns_drift(story: Story) -> None:
     hand_edit(story, WEB_RECORD, "old-web.example.com")
     story.check(f"{WEB_RECORD} is restored to {new['dns']}", cname(clients, lab.zone_id, WEB_RECORD) == new["dns"])
     namesake, remote = lab.load_balancers["api-elb"]["dns"], lab.load_balancers[f"api-elb@{OTHER_REGION}"]["dns"]
-    story.note(f"{RECORD} is pointed at api-elb of {REGION}: the right name, the wrong region")
+    story.note(f"{RECORD} is pointed back at api-elb of {REGION}: the right name, the wrong region now")
     summaries = hand_edit(story, RECORD, namesake)
     story.check(f"{RECORD} is restored to api-elb in {OTHER_REGION} ({remote})", cname(clients, lab.zone_id) == remote)
     writes = [a for s in summaries for a in s.get("actions", []) if a.get("outcome") == "done"]
@@ -298,7 +434,7 @@ def chapter_dns_drift(story: Story) -> None:
 
 def chapter_route_drift(story: Story, pcx: str) -> None:
     lab, clients = story.lab, story.clients
-    story.chapter("5. Someone deletes a route by hand")
+    story.chapter(f"{BEYOND}route drift (a route deleted by hand)")
     table, destination = lab.web.tables[1], lab.api.cidr
     clients.ec2(REGION).delete_route(RouteTableId=table, DestinationCidrBlock=destination)
     story.deliver(route_event("DeleteRoute", table, destination), f"{table} {destination}")
@@ -309,7 +445,7 @@ def chapter_hijack(story: Story, pcx: str) -> None:
     """A compromised peer associates a public block, hoping every table will send it that traffic."""
     lab, clients = story.lab, story.clients
     public = "52.94.0.0/16"
-    story.chapter(f"6. api-vpc's owner associates the public block {public} (a hijack attempt)")
+    story.chapter(f"{BEYOND}the hijack (api-vpc's owner associates the public block {public})")
     clients.ec2(REGION).associate_vpc_cidr_block(VpcId=lab.api.vpc, CidrBlock=public)
     story.note("AWS allows publicly routable secondary blocks; ALLOWED_PEER_CIDRS says which a peer may announce")
     summaries = story.deliver(associate_cidr_event(lab.api.vpc, public), f"{lab.api.vpc} {public}")
@@ -327,9 +463,19 @@ def chapter_hijack(story: Story, pcx: str) -> None:
     )
 
 
+def chapter_prefix_list_guard(story: Story, pcx: str) -> None:
+    """Hook for issue 18's chapter (not written yet): a prefix-list-guarded table left alone.
+
+    A table whose managed prefix list (corporate ranges → a transit gateway or firewall) covers the
+    peer's CIDR gets no peering route, and the conflict is reported. Write it here with
+    ``story.chapter(f"{BEYOND}...")`` and checks; ``play`` already calls this after the hijack, and the
+    chapters after it renumber themselves. Until then it tells nothing.
+    """
+
+
 def chapter_stranger(story: Story, endpoint: str) -> str:
     lab, clients = story.lab, story.clients
-    story.chapter(f"7. Account {STRANGER} (not on the allowlist) asks to peer with web-vpc")
+    story.chapter(f"{BEYOND}the stranger (account {STRANGER}, not on the allowlist, asks to peer with web-vpc)")
     stranger = stranger_clients(clients, endpoint).ec2(REGION)
     vpc = build_network(stranger, "stranger-vpc", "10.2.0.0/16")
     created = stranger.create_vpc_peering_connection(VpcId=vpc.vpc, PeerVpcId=lab.web.vpc, PeerOwnerId=ACCOUNT)
@@ -344,7 +490,7 @@ def chapter_stranger(story: Story, endpoint: str) -> str:
 
 def chapter_sweep(story: Story, stranger_pcx: str) -> None:
     lab, clients = story.lab, story.clients
-    story.chapter("8. The scheduled sweep")
+    story.chapter(f"{BEYOND}the sweep (the {REGION} stack's schedule)")
     summaries = story.deliver(scheduled_event(), "rate(15 minutes)")
     refused = {f["resource"] for s in summaries for f in s.get("refused", [])}
     changed = {(a["kind"], a["resource"]) for s in summaries for a in s.get("actions", [])}
@@ -364,13 +510,30 @@ def chapter_sweep(story: Story, stranger_pcx: str) -> None:
     )
 
 
+def chapter_intent(story: Story) -> None:
+    """Hook for issue 20's chapter (not written yet): ``peerkeeper intent``.
+
+    Three VPCs tagged into a mesh, one overlapping VPC refused with ``CIDR_OVERLAP``, ``intent apply``,
+    then ``intent plan`` in sync, and the picture. Write it here with ``story.chapter(f"{BEYOND}...")``;
+    ``play`` already calls this after the sweep and before the final plan, which must still find
+    nothing to do. Until then it tells nothing.
+    """
+
+
 def play(story: Story, endpoint: str) -> None:
-    chapter_vpcs(story)
-    chapter_load_balancers(story)
+    """The seed lab as written, then the chapters beyond it (the final plan is the runner's)."""
+    part_one(story)
+    chapter_flow_logs(story)
+    chapter_private_zone(story)
+    chapter_cname(story)
     pcx = chapter_peering(story)
     chapter_ping(story)
+    part_two(story)
+    chapter_other_region(story)
     chapter_dns_drift(story)
     chapter_route_drift(story, pcx)
     chapter_hijack(story, pcx)
+    chapter_prefix_list_guard(story, pcx)
     stranger_pcx = chapter_stranger(story, endpoint)
     chapter_sweep(story, stranger_pcx)
+    chapter_intent(story)
