@@ -14,6 +14,7 @@ resource-scoped statement never grants it by accident: add the operation here wh
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -178,7 +179,16 @@ def _stack_requests(call: Call, world: World) -> list[Request]:
     return [Request(call.action, f"arn:aws:cloudformation:{call.region}:{world.account_id}:stack/{name}/*")]
 
 
+def _item_requests(call: Call, world: World) -> list[Request]:
+    """On the table; ``dynamodb:LeadingKeys`` is the item's partition key."""
+    table = f"arn:aws:dynamodb:{call.region}:{world.account_id}:table/{call.params['TableName']}"
+    keys = [value.get("S", "") if isinstance(value, Mapping) else str(value) for value in call.params["Key"].values()]
+    return [Request(call.action, table, {"dynamodb:LeadingKeys": keys[:1]})]
+
+
 _MODELLED: dict[str, Callable[[Call, World], list[Request]]] = {
+    "dynamodb:GetItem": _item_requests,
+    "dynamodb:UpdateItem": _item_requests,
     "ec2:CreateRoute": _route_requests,
     "ec2:ReplaceRoute": _route_requests,
     "ec2:AcceptVpcPeeringConnection": _peering_requests,
@@ -232,7 +242,16 @@ def function_roles(template: dict[str, Any]) -> dict[str, str]:
     return roles
 
 
-def function_environment(stack: Stack) -> dict[str, str]:
+def with_physical(value: Any, physical: Mapping[str, str]) -> Any:
+    """``value`` with the evaluator's placeholders of the stack's own resources (``<Table>``,
+    ``<Table.Arn>``) replaced by what the test created in moto."""
+    text = json.dumps(value)
+    for placeholder, real in physical.items():
+        text = text.replace(placeholder, real)
+    return json.loads(text)
+
+
+def function_environment(stack: Stack, physical: Mapping[str, str] | None = None) -> dict[str, str]:
     """The functions' environment (``Globals``) as CloudFormation would set it for ``stack``."""
     variables = stack.value(stack.template["Globals"]["Function"]["Environment"]["Variables"])
-    return {name: str(value) for name, value in variables.items()}
+    return {name: str(value) for name, value in with_physical(variables, physical or {}).items()}

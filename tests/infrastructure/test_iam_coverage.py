@@ -27,7 +27,7 @@ from moto.core.authorization import enable_iam_authentication
 from moto.iam import access_control
 
 from peerkeeper.cli.demo.rules import load_template
-from tests.iam import Recorder, World, function_environment, function_roles, refused, stack_for
+from tests.iam import Recorder, World, function_environment, function_roles, refused, stack_for, with_physical
 from tests.integration.test_sync_dns import private_zone
 from tests.reliability.conftest import LB, LOG_GROUP, RECORD, ZONE_NAME, build_world, function_of
 from tests.reliability.conftest import World as Lab
@@ -54,6 +54,12 @@ PARAMETERS = {
     "FlowLogGroupName": LOG_GROUP,
     "CreateFlowLogRole": "false",
 }
+# The stack's own resources the functions use, as the test creates them in moto.
+TABLE = "peerkeeper-conflicts-told"
+PHYSICAL = {
+    "<ConflictsToldTable.Arn>": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}",
+    "<ConflictsToldTable>": TABLE,
+}
 # function folder -> what it needs in the world beyond tests/reliability's (one line per function).
 WORLD_FOR: dict[str, Callable[[Lab], None]] = {}
 EVENTS = event_names()
@@ -76,7 +82,7 @@ def test_every_function_of_the_template_has_events_and_every_event_a_function(ro
 @pytest.fixture
 def world(lab, monkeypatch: pytest.MonkeyPatch, template: dict[str, Any]) -> Lab:
     """The functions' environment from the template's Globals, and a world where every path has work."""
-    for name, value in function_environment(stack_for(template, ACCOUNT, **PARAMETERS)).items():
+    for name, value in function_environment(stack_for(template, ACCOUNT, **PARAMETERS), PHYSICAL).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     clear_caches()
@@ -89,6 +95,12 @@ def world(lab, monkeypatch: pytest.MonkeyPatch, template: dict[str, Any]) -> Lab
     built.zone_id = private_zone(lab.api_vpc, name=ZONE_NAME, zone_id="Z0IAMCOVERAGE0001")
     boto3.client("sns", region_name=REGION).create_topic(Name="peerkeeper")
     boto3.client("securityhub", region_name=REGION).enable_security_hub()
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "scope", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "scope", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     for setup in WORLD_FOR.values():
         setup(built)
     return built
@@ -184,7 +196,7 @@ def test_every_call_is_granted_by_the_functions_role(
     event_name, world, recorder, moto_denials, template, roles, lambda_context, monkeypatch
 ):
     function = function_of(event_name)
-    statements = stack_for(template, ACCOUNT, **PARAMETERS).role_statements(roles[function])
+    statements = with_physical(stack_for(template, ACCOUNT, **PARAMETERS).role_statements(roles[function]), PHYSICAL)
     # The function runs as a moto role holding its template policies' actions, moto enforcing them.
     for name, value in role_session(roles[function], moto_role_policy(statements)).items():
         monkeypatch.setenv(name, value)
