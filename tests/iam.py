@@ -186,7 +186,14 @@ def _item_requests(call: Call, world: World) -> list[Request]:
     return [Request(call.action, table, {"dynamodb:LeadingKeys": keys[:1]})]
 
 
+def _prefix_list_requests(call: Call, world: World) -> list[Request]:
+    """On the list (the test worlds' lists are their own account's; AWS-managed ones are owned by ``aws``)."""
+    prefix_list = str(call.params["PrefixListId"])
+    return [Request(call.action, _ec2_arn(call.region, world.account_id, "prefix-list", prefix_list))]
+
+
 _MODELLED: dict[str, Callable[[Call, World], list[Request]]] = {
+    "ec2:GetManagedPrefixListEntries": _prefix_list_requests,
     "dynamodb:GetItem": _item_requests,
     "dynamodb:UpdateItem": _item_requests,
     "ec2:CreateRoute": _route_requests,

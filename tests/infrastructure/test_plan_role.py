@@ -33,7 +33,6 @@ WHY_ONLY = {
     "ec2:DescribeSubnets",
     "ec2:DescribeNetworkAcls",
     "ec2:DescribeSecurityGroups",
-    "ec2:GetManagedPrefixListEntries",
     "route53:ListHostedZonesByVPC",
 }
 
