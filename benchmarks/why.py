@@ -95,9 +95,13 @@ def build(emu: Emulator, noise: int) -> Lab:
     ]
     group = ec2.create_security_group(GroupName="lb", Description="lb", VpcId=web)["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=https)
-    lb = emu.client("elbv2").create_load_balancer(
+    elbv2 = emu.client("elbv2")
+    lb = elbv2.create_load_balancer(
         Name="api-elb", Subnets=subnets, SecurityGroups=[group], Scheme="internal", Type="application"
     )["LoadBalancers"][0]
+    target_group = elbv2.create_target_group(Name="api", Protocol="HTTP", Port=8080, VpcId=web)["TargetGroups"][0]
+    forward = [{"Type": "forward", "TargetGroupArn": target_group["TargetGroupArn"]}]
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=443, DefaultActions=forward)
     route53 = emu.client("route53")
     zone = route53.create_hosted_zone(
         Name=ZONE,

@@ -32,8 +32,8 @@ def test_why_benchmark_runs_and_writes_json(tmp_path: Path) -> None:
     answers = [(q["reachable"], q["codes"], q["reads"]) for q in questions]
     assert answers == [
         (False, ["ENI_SG_RULES_MISMATCH"], 6),
-        (True, [], 7),
-        (True, [], 10),
+        (True, [], 8),  # + one DescribeInstances for the two instances' states (issue 21)
+        (True, [], 11),  # + DescribeListeners (issue 21)
         (True, [], 11),  # two regions: each kind once per region, and the peering once
     ]
     assert "peerkeeper why: reads and wall time" in done.stdout

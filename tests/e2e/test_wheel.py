@@ -180,9 +180,11 @@ def test_every_package_the_command_line_imports_is_a_declared_dependency():
 
 
 def test_the_layer_stays_lean():
-    """The layer is not the command line's package: no rich, no emulator in the Lambda's requirements."""
+    """The layer is not the command line's package: no rich, no emulator in the Lambda's requirements.
+
+    PyYAML is in it: the IntentFunction reads its network file (YAML) with it."""
     layer = (ROOT / "layers" / "common" / "requirements.txt").read_text().lower()
-    for name in ("rich", "moto", "pyyaml", "hatchling", "uv"):
+    for name in ("rich", "moto", "hatchling", "uv"):
         assert f"\n{name}" not in layer, name
         assert not layer.startswith(name), name
 
@@ -258,7 +260,7 @@ def test_demo_without_its_extra_says_what_to_install(plain):
     assert completed.returncode == 1
     assert completed.stdout == ""
     assert completed.stderr.strip().splitlines() == [
-        "peerkeeper: error: the demo needs its emulator (moto, yaml, werkzeug, aws_xray_sdk missing): "
+        "peerkeeper: error: the demo needs its emulator (moto, werkzeug, aws_xray_sdk missing): "
         "pip install '.[demo]' from a checkout of peerkeeper (it is not published on PyPI)"
     ]
 

@@ -20,21 +20,11 @@ import peerkeeper.observability  # noqa: F401
 from peerkeeper.cli import app, common
 from peerkeeper.cli.demo import lab as demo_lab
 from peerkeeper.cli.demo.rules import load_template
-from tests.iam import Recorder, World, refused, stack_for
 from tests.integration.test_fleet import in_account
-from tests.integration.test_why import allow, build_side, peer
-from tests.support import ACCOUNT, ROOT, ec2_client, hook_sessions
+from tests.support import ROOT, hook_sessions
 
 ROLE = "peerkeeper-plan"
 MEMBER = "777788889999"
-# What only 'why' reads (test_the_plan_role_allows_every_read_of_why); the rest is plan's.
-WHY_ONLY = {
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeNetworkAcls",
-    "ec2:DescribeSecurityGroups",
-    "route53:ListHostedZonesByVPC",
-}
 
 
 @pytest.fixture(scope="module")
@@ -130,11 +120,119 @@ def test_the_plan_role_allows_exactly_the_reads_of_plan(endpoint, plan_role, rol
     assert "elasticloadbalancing:DescribeLoadBalancers" in role_calls.actions  # the DNS paths ran
     assert "route53:ListResourceRecordSets" in role_calls.actions
     assert "cloudformation:DescribeStacks" in role_calls.actions  # each account's own policy
-    assert role_calls.actions == policy_actions(plan_role) - WHY_ONLY
+    assert role_calls.actions == policy_actions(plan_role) - why_only_actions(plan_role)
     assert not any(
         action.split(":")[1].startswith(("Create", "Replace", "Accept", "Reject", "Change", "Delete"))
         for action in policy_actions(plan_role)
     )
+
+
+# -- `why --account ID --role-name <the plan role>` (issue 22) ---------------------------------
+WHY_MEMBER = "777788880000"
+
+
+def why_only_actions(role: dict[str, Any]) -> set[str]:
+    """The actions of the role's ``WhyReads`` statement: what ``why`` reads beyond ``plan``."""
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement.get("Sid") == "WhyReads":
+                return set(statement["Action"])
+    return set()
+
+
+def build_why_world(endpoint: str) -> dict[str, str]:
+    """Two peered VPCs in WHY_MEMBER, an instance in each; a prefix-list route; api's way to the internet
+    through a NAT gateway; an internet-facing load balancer (one listener) behind a private name."""
+    clients = in_account(endpoint, WHY_MEMBER)
+    ec2, region = clients.ec2("us-east-1"), "us-east-1"
+    ends: dict[str, str] = {}
+    vpcs, tables, subnets = {}, {}, {}
+    for name, cidr in (("api", "10.61.0.0/16"), ("web", "10.60.0.0/16")):
+        vpc = vpcs[name] = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+        prefix = cidr.rsplit(".", 2)[0]
+        subnet = subnets[name] = ec2.create_subnet(
+            VpcId=vpc, CidrBlock=f"{prefix}.1.0/24", AvailabilityZone=f"{region}a"
+        )["Subnet"]["SubnetId"]
+        tables[name] = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=tables[name], SubnetId=subnet)
+        group = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        instance = ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroupIds=[group]
+        )["Instances"][0]
+        ends[name] = instance["InstanceId"]
+        ends[f"{name}-ip"] = instance["PrivateIpAddress"]
+        ends[f"{name}-eni"] = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        public = ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.200.0/24", AvailabilityZone=f"{region}b")
+        ends[f"{name}-public"] = public["Subnet"]["SubnetId"]
+        ec2.create_route(RouteTableId=_main(ec2, vpc), DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    pcx = ec2.create_vpc_peering_connection(VpcId=vpcs["api"], PeerVpcId=vpcs["web"])["VpcPeeringConnection"]
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+    web_list = ec2.create_managed_prefix_list(
+        PrefixListName="web", MaxEntries=5, AddressFamily="IPv4", Entries=[{"Cidr": "10.60.0.0/16"}]
+    )["PrefixList"]["PrefixListId"]
+    ec2.create_route(
+        RouteTableId=tables["api"],
+        DestinationPrefixListId=web_list,
+        VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"],
+    )
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=ends["api-public"], AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    ec2.create_route(RouteTableId=tables["api"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    elbv2 = clients.elbv2(region)
+    lb = elbv2.create_load_balancer(
+        Name="why-www", Subnets=[subnets["web"], ends["web-public"]], Scheme="internet-facing"
+    )
+    arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
+    target_group = elbv2.create_target_group(Name="why-www", Protocol="HTTP", Port=80, VpcId=vpcs["web"])
+    forward: Any = [{"Type": "forward", "TargetGroupArn": target_group["TargetGroups"][0]["TargetGroupArn"]}]
+    elbv2.create_listener(LoadBalancerArn=arn, Protocol="HTTP", Port=443, DefaultActions=forward)
+    elbv2.register_targets(TargetGroupArn=forward[0]["TargetGroupArn"], Targets=[{"Id": ends["web"]}])
+    zone = clients.route53().create_hosted_zone(
+        Name="why.private",
+        CallerReference="why",
+        VPC={"VPCRegion": "us-east-1", "VPCId": vpcs["api"]},
+        HostedZoneConfig={"Comment": "why", "PrivateZone": True},
+    )["HostedZone"]["Id"]
+    record = {"Name": "www.why.private", "Type": "CNAME", "TTL": 300,
+              "ResourceRecords": [{"Value": lb["LoadBalancers"][0]["DNSName"]}]}  # fmt: skip
+    clients.route53().change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},  # type: ignore[typeddict-item]
+    )
+    return ends
+
+
+def _main(ec2: Any, vpc: str) -> str:
+    found = ec2.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "association.main", "Values": ["true"]}]
+    )
+    return str(found["RouteTables"][0]["RouteTableId"])
+
+
+def test_the_plan_role_allows_the_reads_of_why_in_its_account(endpoint, plan_role, role_calls, capsys):
+    ends = build_why_world(endpoint)
+    options = ["--endpoint-url", endpoint, "--account", WHY_MEMBER, "--role-name", ROLE, "--json"]
+    questions = [
+        [ends["api"], ends["web"], "--port", "22"],  # instances: DescribeInstances; a prefix-list route
+        [ends["api-ip"], ends["web-eni"], "--port", "22"],  # an address and an interface
+        [ends["api"], "www.why.private", "--port", "443"],  # a private name, a load balancer, a NAT gateway
+        [ends["api"], "www.why.private", "--port", "443", "--to-targets"],  # its target group and targets
+    ]
+
+    role_calls.recording = True
+    for question in questions:
+        code = app.main(["why", *question, *options])
+        assert code in (0, 2), capsys.readouterr().err
+    role_calls.recording = False
+
+    granted = policy_actions(plan_role)
+    assert role_calls.actions <= granted, role_calls.actions - granted
+    assert why_only_actions(plan_role) <= role_calls.actions  # every grant for why is used by why
+    assert {"ec2:DescribeNatGateways", "elasticloadbalancing:DescribeListeners"} <= role_calls.actions
+    assert not any(action.split(":")[1].startswith(("Create", "Replace", "Accept", "Modify", "Delete"))
+                   for action in why_only_actions(plan_role))  # fmt: skip
 
 
 def test_the_plan_role_trusts_only_the_named_principal_and_is_made_once_per_account(template, plan_role):
@@ -156,35 +254,3 @@ def test_the_plan_role_trusts_only_the_named_principal_and_is_made_once_per_acco
     assert parameters["PlanPrincipalArn"]["Default"] == ""
     assert parameters["PlanRoleName"]["Default"] == ROLE
 
-
-def test_the_plan_role_allows_every_read_of_why(aws, template, capsys, monkeypatch):
-    """``why`` in one account (it has no ``--account`` yet): each of its calls, over questions that take
-    its paths (instance, address, interface, a blocked and an open port), is granted by the plan role,
-    and what the role grants beyond plan's reads is what why reads."""
-    ec2 = ec2_client()
-    api, web = build_side(ec2, "10.1.0.0/16", "api"), build_side(ec2, "10.0.0.0/16", "web")
-    peer(ec2, api, web)
-    allow(web, "tcp", 22, api.cidr)
-    recorder = Recorder()
-    hook_sessions(monkeypatch, "before-parameter-build", recorder)
-    questions = [
-        [api.instance, web.instance, "--port", "22"],
-        [api.ip, web.eni, "--protocol", "icmp"],
-        [api.eni, web.ip, "--protocol", "udp", "--port", "53"],
-    ]
-
-    recorder.recording = True
-    for question in questions:
-        assert app.main(["why", *question, "--json"]) in (0, 2), capsys.readouterr().err
-    recorder.recording = False
-
-    statements = stack_for(template, ACCOUNT, PlanPrincipalArn="arn:aws:iam::111122223333:role/ops").role_statements(
-        "PlanRole"
-    )
-    assert refused(recorder.calls, statements, World(ACCOUNT, ec2_client)) == []
-    assert recorder.actions - WHY_ONLY <= policy_actions(template["Resources"]["PlanRole"]) - WHY_ONLY
-    assert {
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeNetworkAcls",
-        "ec2:DescribeSecurityGroups",
-    } <= recorder.actions

@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT, PARTITION = "111122223333", "aws"
 STACK_ID = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/peerkeeper/8c5b9f40-1a2b-11f1-9c3d-0a1b2c3d4e5f"
-ROLES = ("AcceptPeeringRole", "RepairRoutesRole", "SyncDnsRole", "EnableFlowLogsRole", "SweepRole")
+ROLES = ("AcceptPeeringRole", "RepairRoutesRole", "SyncDnsRole", "EnableFlowLogsRole", "SweepRole", "IntentRole")
 EVENT_FUNCTIONS = ("AcceptPeeringFunction", "RepairRoutesFunction", "SyncDnsFunction", "EnableFlowLogsFunction")
 FUNCTIONS = (*EVENT_FUNCTIONS, "SweepFunction")
 ALL_TEMPLATE_EVENTS = sorted((ROOT / "events").glob("*.json"))
-CLOUDTRAIL_EVENTS = [path for path in ALL_TEMPLATE_EVENTS if not path.name.startswith("sweep__")]
+CLOUDTRAIL_EVENTS = [path for path in ALL_TEMPLATE_EVENTS if not path.name.startswith(("sweep__", "intent__"))]
 
 
 def role_arn(logical_id: str) -> str:

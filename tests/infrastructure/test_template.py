@@ -18,7 +18,8 @@ from peerkeeper.cli.demo.rules import Rule, load_rules, load_template, rules_mat
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = sorted((ROOT / "events").glob("*.json"))
-API_CALL_EVENTS = [path for path in EVENTS if not path.name.startswith("sweep__")]
+# Not CloudTrail: the schedule, and the Tag Change on Resource events of the intent function.
+API_CALL_EVENTS = [path for path in EVENTS if not path.name.startswith(("sweep__", "intent__"))]
 
 FUNCTIONS = {
     "AcceptPeeringFunction": "accept_peering",
@@ -26,6 +27,7 @@ FUNCTIONS = {
     "SyncDnsFunction": "sync_dns",
     "EnableFlowLogsFunction": "enable_flow_logs",
     "SweepFunction": "sweep",
+    "IntentFunction": "intent",  # optional (IntentParameterName set)
 }
 
 ACCEPT_PEERING = {
@@ -55,12 +57,27 @@ SYNC_DNS = {
     "ec2:DescribeVpcs",
 }
 ENABLE_FLOW_LOGS = {"ec2:DescribeVpcs", "ec2:DescribeFlowLogs", "ec2:CreateFlowLogs", "iam:PassRole"}
+INTENT = {
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeRouteTables",
+    "ssm:GetParameter",
+    "ec2:CreateVpcPeeringConnection",
+    "ec2:CreateTags",
+    "ec2:AcceptVpcPeeringConnection",
+    "ec2:ModifyVpcPeeringConnectionOptions",
+    "ec2:CreateRoute",
+    "ec2:ReplaceRoute",
+    "sts:AssumeRole",  # IntentAccounts set
+    "organizations:ListAccounts",  # IntentAccounts=org
+}
 EXPECTED_ACTIONS = {
     "AcceptPeeringFunction": ACCEPT_PEERING,
     "RepairRoutesFunction": REPAIR_ROUTES,
     "SyncDnsFunction": SYNC_DNS,
     "EnableFlowLogsFunction": ENABLE_FLOW_LOGS,
     "SweepFunction": ACCEPT_PEERING | REPAIR_ROUTES | SYNC_DNS | ENABLE_FLOW_LOGS,
+    "IntentFunction": INTENT,
 }
 # Granted besides a function's own calls: running (tracing, its own log group, its on-failure
 # destination) and notifications (only when a topic, and its key, are configured).
@@ -209,8 +226,14 @@ def test_event_of_a_failed_call_matches_no_rule(path: Path, rules: list[Rule]) -
 
 
 def test_scheduled_event_reaches_only_the_sweep(rules: list[Rule]) -> None:
+    """And the optional intent function, which runs on the sweep's schedule (when deployed)."""
     matched = rules_matching(_load_event(ROOT / "events" / "sweep__Scheduled.json"), rules)
-    assert [rule.function for rule in matched] == ["sweep"]
+    assert [rule.function for rule in matched] == ["sweep", "intent"]
+
+
+def test_a_vpc_tag_change_reaches_only_the_intent_function(rules: list[Rule]) -> None:
+    matched = rules_matching(_load_event(ROOT / "events" / "intent__TagChangeOnResource.json"), rules)
+    assert [rule.function for rule in matched] == ["intent"]
 
 
 def test_each_function_has_its_rules(rules: list[Rule]) -> None:
@@ -245,7 +268,7 @@ def _rule_targets(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_every_rule_target_retries_then_dead_letters(resources: dict[str, Any]) -> None:
     targets = _rule_targets(resources)
-    assert len(targets) == 11  # six rules to functions, five forwarding slots
+    assert len(targets) == 13  # eight rules to functions (two of the optional intent function), five forwarding slots
     for name, target in targets.items():
         assert target.get("RetryPolicy") == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}, name
         assert target.get("DeadLetterConfig") == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}, name
@@ -481,7 +504,7 @@ def test_security_hub_is_off_by_default_and_a_validated_boolean(template: dict[s
     assert template["Globals"]["Function"]["Environment"]["Variables"]["SECURITY_HUB"] == {"Ref": "SecurityHub"}
 
 
-@pytest.mark.parametrize("function_id", sorted(FUNCTIONS))
+@pytest.mark.parametrize("function_id", sorted(set(FUNCTIONS) - {"IntentFunction"}))  # intent: its summary only
 def test_security_hub_permissions_exist_only_when_it_is_enabled(function_id: str, template: dict[str, Any]) -> None:
     assert "SecurityHubPolicy" not in _deployed_policies(template, function_id)
     assert "SecurityHubPolicy" not in _deployed_policies(template, function_id, SecurityHub="false")

@@ -217,6 +217,27 @@ def test_a_missing_route_names_the_table_and_the_direction(seed, capsys, missing
     assert doc["fixes"] == [f"run `peerkeeper apply` (it routes {other.cidr} to {seed.pcx} in {side.table}, {REGION})"]
 
 
+@pytest.mark.parametrize(("entry", "apply_fixes"), [("192.168.0.0/16", True), ("10.0.0.0/8", False)])
+def test_a_table_with_a_prefix_list_route_is_judged_with_its_entries(seed, capsys, entry, apply_fixes):
+    """why hands the entries it read to the route planner: a prefix list that has nothing to do with
+    the peer (like an S3 gateway endpoint's) still lets `apply` add the route; one whose entry holds
+    the peer's CIDR is an aggregate, so apply would not, and the fix is the AWS CLI's."""
+    ec2 = ec2_client()
+    listed = ec2.create_managed_prefix_list(
+        PrefixListName="elsewhere", MaxEntries=5, AddressFamily="IPv4", Entries=[{"Cidr": entry}]
+    )["PrefixList"]["PrefixListId"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.create_route(RouteTableId=seed.api.table, DestinationPrefixListId=listed, GatewayId=gateway)
+    ec2.delete_route(RouteTableId=seed.api.table, DestinationCidrBlock=seed.web.cidr)
+
+    code, doc = why(capsys, seed.api.instance, seed.web.instance, "--port", "22")
+
+    assert code == 2
+    assert codes(doc) == [("NO_ROUTE_TO_DESTINATION", "forward", seed.api.table)]
+    routed_by_apply = f"run `peerkeeper apply` (it routes {seed.web.cidr} to {seed.pcx} in {seed.api.table}, {REGION})"
+    assert (doc["fixes"] == [routed_by_apply]) is apply_fixes, doc["fixes"]
+
+
 def test_a_route_peerkeeper_would_not_add_gets_the_aws_command(seed, capsys, monkeypatch):
     """Outside the allowlist peerkeeper routes nothing, so the fix is the AWS CLI's."""
     ec2_client().delete_route(RouteTableId=seed.api.table, DestinationCidrBlock=seed.web.cidr)
@@ -369,6 +390,21 @@ def test_protocol_all_needs_a_rule_for_all_traffic(seed, capsys):
 
 
 # -- a DNS name through a private zone to an internal load balancer ---------------------------
+def listen(lb: Any, vpc: str, *ports: int, region: str = REGION) -> None:
+    """Listeners on ``ports`` (HTTP for an ALB, TCP for an NLB), forwarding to one target group."""
+    elbv2: Any = boto3.client("elbv2", region_name=region)
+    protocol = "HTTP" if lb.get("Type", "application") == "application" else "TCP"
+    name = f"tg-{lb['LoadBalancerName']}"[:32]
+    group = elbv2.create_target_group(Name=name, Protocol=protocol, Port=8080, VpcId=vpc)["TargetGroups"][0]
+    for port in ports:
+        elbv2.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol=protocol,
+            Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+        )
+
+
 def test_a_private_name_through_a_cname_to_an_internal_load_balancer(seed, capsys):
     api, web = seed.api, seed.web
     ec2 = ec2_client()
@@ -384,6 +420,7 @@ def test_a_private_name_through_a_cname_to_an_internal_load_balancer(seed, capsy
     lb = boto3.client("elbv2", region_name=REGION).create_load_balancer(
         Name="api-elb", Subnets=subnets, SecurityGroups=[lb_group], Scheme="internal", Type="application"
     )["LoadBalancers"][0]
+    listen(lb, web.vpc, 443)
     # the load balancer's subnets use web-vpc's main table: it needs the route back too
     main = ec2.describe_route_tables(
         Filters=[{"Name": "vpc-id", "Values": [web.vpc]}, {"Name": "association.main", "Values": ["true"]}]
@@ -416,7 +453,10 @@ def test_a_private_name_through_a_cname_to_an_internal_load_balancer(seed, capsy
 
     code, doc = why(capsys, api.instance, "api.elb.lab.private", "--port", "80")
     assert code == 2
-    assert codes(doc) == [("ENI_SG_RULES_MISMATCH", "forward", lb_group)]
+    assert codes(doc) == [
+        ("ENI_SG_RULES_MISMATCH", "forward", lb_group),
+        ("ELB_LISTENERS_MISMATCH", "forward", lb["LoadBalancerArn"]),
+    ]
 
     # the load balancer's own name needs no zone; a name with an A record leads to the interface holding it
     code, doc = why(capsys, api.instance, lb["DNSName"], "--port", "443")
@@ -519,22 +559,27 @@ def test_why_makes_no_mutating_call_and_a_same_region_question_takes_at_most_10_
         lambda: command.why(clients, [REGION], seed.api.instance, seed.web.instance, command.traffic_of("icmp", None)),
         lambda: command.why(clients, [REGION], seed.api.ip, seed.web.eni, command.traffic_of("tcp", "22")),
     ]
-    for question in questions:
-        recorder.clear()
-        answer = question()
-        assert not answer.reachable
-        assert recorder.mutating == []
-        assert len(recorder.operations) <= 10, recorder.operations
-        assert len(recorder.operations) == sum(answer.reads.values())
-    assert recorder.operations == [
-        "DescribeNetworkInterfaces",
-        "DescribeNetworkInterfaces",
+    network = [
         "DescribeVpcs",
         "DescribeRouteTables",
         "DescribeNetworkAcls",
         "DescribeSecurityGroups",
         "DescribeVpcPeeringConnections",
     ]
+    expected = [
+        # both instances, their interfaces and their states in one DescribeInstances
+        ["DescribeInstances", *network],
+        # an address and an interface (EC2 ANDs filter names: two calls), then the instances' states in one
+        ["DescribeNetworkInterfaces", "DescribeNetworkInterfaces", "DescribeInstances", *network],
+    ]
+    for question, operations in zip(questions, expected, strict=True):
+        recorder.clear()
+        answer = question()
+        assert not answer.reachable
+        assert recorder.mutating == []
+        assert len(recorder.operations) <= 10, recorder.operations
+        assert len(recorder.operations) == sum(answer.reads.values())
+        assert recorder.operations == operations
 
 
 # -- a person's mistakes: one line, exit 1 ----------------------------------------------------

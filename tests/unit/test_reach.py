@@ -9,10 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from peerkeeper.reach import analysis, fixes
+from peerkeeper.reach import analysis, fixes, observe
 from peerkeeper.reach.analysis import Question, evaluate_acl
 from peerkeeper.reach.model import (
     AclEntry,
+    Listener,
+    LoadBalancer,
     Network,
     NetworkAcl,
     Node,
@@ -200,6 +202,84 @@ def test_prefix_list_routes_match_by_their_entries():
     assert blocking(ask(replace(net, route_tables=tables))) == []
 
 
+PROPAGATED = "EnableVgwRoutePropagation"
+
+
+@pytest.mark.parametrize(
+    ("routes", "code"),
+    [
+        # same length: static > prefix list > propagated, whatever the table's order
+        ([Route("pl-1", "igw-1"), Route("10.0.0.0/16", PCX)], None),
+        ([Route("pl-1", PCX), Route("10.0.0.0/16", "igw-1")], "HIGHER_PRIORITY_ROUTE"),
+        ([Route("10.0.0.0/16", "vgw-1", origin=PROPAGATED), Route("pl-1", PCX)], None),
+        ([Route("10.0.0.0/16", PCX, origin=PROPAGATED), Route("pl-1", "vgw-1")], "HIGHER_PRIORITY_ROUTE"),
+        ([Route("10.0.0.0/16", "vgw-1", origin="Advertisement"), Route("10.0.0.0/16", PCX)], None),
+        # a longer prefix still wins over any priority
+        ([Route("10.0.0.0/8", PCX), Route("10.0.0.0/16", "vgw-1", origin=PROPAGATED)], "MORE_SPECIFIC_ROUTE"),
+    ],
+)
+def test_route_priority_between_routes_of_the_same_length(routes, code):
+    net = everything_open(prefix_lists={"pl-1": ("10.0.0.0/16",)})
+    tables = (table(Route("10.1.0.0/16", "local"), *routes), net.route_tables[1])
+    assert blocking(ask(replace(net, route_tables=tables))) == ([] if code is None else [(code, "forward", "rtb-a")])
+
+
+@pytest.mark.parametrize(
+    ("fields", "target"),
+    [
+        ({"OdbNetworkArn": "arn:aws:odb:us-east-1:111122223333:odb-network/odb-1"}, "arn:aws:odb:"),
+        ({"IpAddress": "10.9.0.5"}, "10.9.0.5"),
+        ({"CoreNetworkArn": "arn:aws:networkmanager::111122223333:core-network/core-1"}, "arn:aws:networkmanager:"),
+        ({"InstanceId": "i-1", "InstanceOwnerId": "111122223333", "NetworkInterfaceId": "eni-1"}, "i-1"),
+        ({"SomeFutureTargetId": "x-1"}, "x-1"),  # a kind botocore learns later is printed too
+    ],
+)
+def test_every_route_target_kind_is_printed(fields, target):
+    item = {
+        "RouteTableId": "rtb-a",
+        "Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "Origin": "CreateRoute", **fields}],
+    }
+    (route,) = parse_route_table(item, "us-east-1").routes
+    assert route.target.startswith(target)
+    assert route.text().startswith(f"0.0.0.0/0 → {target}")
+
+
+def test_origin_is_parsed():
+    routes = [
+        {"DestinationCidrBlock": "10.1.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable"},
+        {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "vgw-1", "Origin": "EnableVgwRoutePropagation"},
+        {"DestinationPrefixListId": "pl-1", "VpcPeeringConnectionId": PCX, "Origin": "CreateRoute"},
+    ]
+    parsed = parse_route_table({"RouteTableId": "rtb-a", "Routes": routes}, "us-east-1").routes
+    assert [(r.origin, r.priority) for r in parsed] == [
+        ("CreateRouteTable", 0), ("EnableVgwRoutePropagation", 2), ("CreateRoute", 1),
+    ]  # fmt: skip
+    assert parsed[1].text() == "10.0.0.0/16 → vgw-1 (propagated)"
+
+
+def test_the_private_zone_lookup_asks_route_53_of_the_question_region():
+    """Route 53 is served from one region per partition: the question's region picks it, not the profile's."""
+    asked: list[str | None] = []
+
+    class Route53:
+        def list_hosted_zones_by_vpc(self, **kwargs: object) -> dict[str, object]:
+            return {"HostedZoneSummaries": [{"Name": "lab.private.", "HostedZoneId": "Z1"}]}
+
+        def list_resource_record_sets(self, **kwargs: object) -> dict[str, object]:
+            record = {"Name": "db.lab.private.", "Type": "A", "ResourceRecords": [{"Value": "10.0.1.5"}]}
+            return {"ResourceRecordSets": [record]}
+
+    class Clients:
+        def route53(self, region: str | None = None) -> Route53:
+            asked.append(region)
+            return Route53()
+
+    reader = observe.Reader(Clients())  # type: ignore[arg-type]
+    resolved = observe.resolve_name(reader, "db.lab.private", "vpc-1", "cn-north-1")
+    assert resolved.addresses == ("10.0.1.5",)
+    assert asked == ["cn-north-1", "cn-north-1"]
+
+
 def test_a_route_to_a_connection_that_leads_elsewhere():
     other = Peering(
         "pcx-0000000000000000c", "active", PeeringSide(A, "us-east-1", ""), PeeringSide("vpc-c", "us-east-1", "")
@@ -379,3 +459,85 @@ def test_parsing_keeps_what_the_model_needs():
     )
     assert (rtb.main, rtb.subnet_ids) == (True, frozenset())
     assert rtb.routes == (Route("pl-1", "vpce-1"), Route("2600:1f18:31:c200::/56", PCX, "blackhole"))
+
+
+# -- load balancers: listeners, and the internet path of an internet-facing one ---------------
+def balancer(scheme: str = "internal", kind: str = "network", *listeners: tuple[str, int]) -> Node:
+    lb = LoadBalancer("nlb", "us-east-1", B, ("subnet-b",), ("sg-b",), kind, scheme, "arn:nlb",
+                      tuple(Listener(p, port) for p, port in listeners))  # fmt: skip
+    return Node("load-balancer", "nlb", "", network("10.0.1.0/24"), "subnet-b", B, "us-east-1", "", ("sg-b",),
+                load_balancer=lb)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("listeners", "traffic", "blocked"),
+    [
+        ((("TCP", 443),), Traffic("tcp", 443), False),
+        ((("TCP", 443),), Traffic("tcp", 22), True),
+        ((("TCP", 443),), Traffic("udp", 443), True),
+        ((("UDP", 53),), Traffic("udp", 53), False),
+        ((("TCP_UDP", 53),), Traffic("tcp", 53), False),
+        ((("TLS", 443), ("TCP", 80)), Traffic("tcp"), False),  # any port: some listener serves
+        ((("TCP", 443),), Traffic("icmp"), True),
+        ((("TCP", 443),), Traffic("all"), True),
+        ((), Traffic("tcp", 443), True),  # no listener at all
+    ],
+)
+def test_a_load_balancer_takes_only_what_its_listeners_serve(listeners, traffic, blocked):
+    net = with_ingress(everything_open(), SgRule("sg-b", False, "-1", -1, -1, "cidr", "10.1.0.0/16"))
+    path = ask(net, traffic, dst=balancer("internal", "network", *listeners))
+    assert blocking(path) == ([("ELB_LISTENERS_MISMATCH", "forward", "arn:nlb")] if blocked else [])
+
+
+def internet_world(source_routes: tuple[Route, ...], **changes: object) -> Network:
+    net = everything_open(**changes)
+    a, b = net.route_tables
+    return replace(
+        net,
+        route_tables=(
+            replace(a, routes=(*a.routes, *source_routes)),
+            replace(b, routes=(*b.routes, Route("0.0.0.0/0", "igw-b"))),
+        ),
+        groups={**net.groups, "sg-b": SecurityGroup("sg-b", "b", B, "", (
+            SgRule("sg-b", False, "6", 443, 443, "cidr", "0.0.0.0/0"),))},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source_routes", "public_address", "found"),
+    [
+        ((Route("0.0.0.0/0", "igw-a"),), "54.0.0.9", []),
+        # an internet gateway carries only an interface that has a public address
+        ((Route("0.0.0.0/0", "igw-a"),), "", [("NO_ROUTE_TO_DESTINATION", "forward", "igw-a")]),
+        # no route to the internet: the peering route does not count for a public load balancer
+        ((), "54.0.0.9", [("NO_ROUTE_TO_DESTINATION", "forward", "rtb-a")]),
+        ((Route("0.0.0.0/0", "tgw-1"),), "54.0.0.9", [("NO_ROUTE_TO_DESTINATION", "forward", "rtb-a")]),
+    ],
+)
+def test_an_internet_facing_load_balancer_is_reached_over_the_internet(source_routes, public_address, found):
+    net = internet_world(source_routes)
+    source = replace(SRC, public_address=public_address)
+    path = ask(net, Traffic("tcp", 443), src=source, dst=balancer("internet-facing", "network", ("TCP", 443)))
+    assert blocking(path) == found
+    assert "peering" not in [hop.step for hop in path.hops]
+
+
+def test_the_load_balancer_judges_the_public_address_it_sees():
+    net = internet_world((Route("0.0.0.0/0", "igw-a"),))
+    only_the_peer = SecurityGroup("sg-b", "b", B, "", (SgRule("sg-b", False, "6", 443, 443, "cidr", "10.1.0.0/16"),))
+    net = replace(net, groups={**net.groups, "sg-b": only_the_peer})
+    source = replace(SRC, public_address="54.0.0.9")
+    path = ask(net, Traffic("tcp", 443), src=source, dst=balancer("internet-facing", "network", ("TCP", 443)))
+    assert blocking(path) == [("ENI_SG_RULES_MISMATCH", "forward", "sg-b")]
+    assert "from 54.0.0.9" in analysis.explanations([path])[0].reason
+    # the replies need the load balancer's subnets routed to an internet gateway
+    a, b = net.route_tables
+    no_way_back = replace(net, groups=everything_open().groups, route_tables=(a, replace(b, routes=b.routes[:-1])))
+    path = ask(no_way_back, Traffic("tcp", 443), src=source, dst=balancer("internet-facing", "network", ("TCP", 443)))
+    assert ("NO_ROUTE_TO_DESTINATION", "return", "rtb-b") in blocking(path)
+
+
+@pytest.mark.parametrize("state", ["stopped", "pending", "terminated"])
+def test_an_instance_that_is_not_running_is_a_bad_state(state):
+    assert blocking(ask(everything_open(), src=replace(SRC, state=state))) == [("BAD_STATE", "forward", "i-src")]
+    assert blocking(ask(everything_open(), src=replace(SRC, state="running"))) == []

@@ -142,6 +142,10 @@ class Clients:
         # A global service: botocore resolves the partition's one endpoint from any of its regions.
         return self._client("organizations", region)  # type: ignore[no-any-return]
 
+    def ssm(self, region: str) -> Any:
+        # Only the IntentFunction reads a parameter (its network file): no stubs needed elsewhere.
+        return self._client("ssm", region)
+
     def account_id(self, region: str) -> str:
         """The caller's account (STS). Whoever asks reads EC2 in ``region`` next: its client, the
         largest to create, is made while STS answers (a round trip of 50-300 ms on AWS)."""

@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from peerkeeper.clients import Clients
 from peerkeeper.deadline import Deadline
-from peerkeeper.model import Peering, PeeringSide, PrefixList, Route, RouteTable, Vpc, is_ignored, name_tag
+from peerkeeper.model import Peering, PeeringSide, PrefixList, Route, RouteTable, Vpc, is_ignored, name_tag, tag_pairs
 
 # A CIDR being associated is routable by the time its CloudTrail event arrives (seconds later).
 _LIVE_CIDR_STATES = ("associated", "associating")
@@ -136,6 +136,7 @@ def parse_vpc(item: Mapping[str, Any], region: str) -> Vpc:
         ipv6_cidrs=tuple(normalise_cidr(c) for c in ipv6),
         ignored=is_ignored(item.get("Tags")),
         name=name_tag(item.get("Tags")),
+        tags=tag_pairs(item.get("Tags")),
     )
 
 
@@ -203,7 +204,13 @@ def _parse_side(info: Mapping[str, Any], region: str) -> PeeringSide:
         region=info.get("Region") or region,
         cidrs=tuple(normalise_cidr(c) for c in cidrs),
         ipv6_cidrs=tuple(normalise_cidr(c) for c in ipv6),
+        dns_resolution=_dns_option(info),
     )
+
+
+def _dns_option(info: Mapping[str, Any]) -> bool | None:
+    value = (info.get("PeeringOptions") or {}).get("AllowDnsResolutionFromRemoteVpc")
+    return bool(value) if value is not None else None
 
 
 def parse_peering(item: Mapping[str, Any], region: str) -> Peering:
@@ -214,6 +221,7 @@ def parse_peering(item: Mapping[str, Any], region: str) -> Peering:
         accepter=_parse_side(item.get("AccepterVpcInfo") or {}, region),
         ignored=is_ignored(item.get("Tags")),
         expires_at=_aware(item.get("ExpirationTime")),
+        tags=tag_pairs(item.get("Tags")),
     )
 
 

@@ -51,6 +51,11 @@ def name_tag(tags: Iterable[Mapping[str, Any]] | None) -> str:
     return next((str(tag.get("Value", "")) for tag in tags or () if tag.get("Key") == "Name"), "")
 
 
+def tag_pairs(tags: Iterable[Mapping[str, Any]] | None) -> tuple[tuple[str, str], ...]:
+    """An AWS ``Tags`` list as sorted (key, value) pairs."""
+    return tuple(sorted((str(tag.get("Key", "")), str(tag.get("Value", ""))) for tag in tags or ()))
+
+
 def is_ignored(tags: Iterable[Mapping[str, Any]] | None) -> bool:
     """True when an AWS ``Tags`` list carries ``peerkeeper:ignore=true``."""
     return any(
@@ -68,6 +73,8 @@ class Vpc:
     ipv6_cidrs: tuple[str, ...] = ()
     ignored: bool = False
     name: str = ""  # the Name tag (for people: pictures and messages, never a decision)
+    # Every tag, sorted (``peerkeeper intent`` selects members by tag); not part of equality.
+    tags: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class PeeringSide:
     region: str
     cidrs: tuple[str, ...] = ()
     ipv6_cidrs: tuple[str, ...] = ()
+    # PeeringOptions.AllowDnsResolutionFromRemoteVpc of this side (None: not reported).
+    dns_resolution: bool | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,7 @@ class Peering:
     accepter: PeeringSide
     ignored: bool = False
     expires_at: datetime | None = None  # pending requests only (ExpirationTime)
+    tags: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # this region's copy, sorted
 
     @property
     def requested_at(self) -> datetime | None:

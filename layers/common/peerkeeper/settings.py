@@ -264,3 +264,39 @@ def _dns_records(env: Mapping[str, str], own_region: str) -> tuple[DnsRecord, ..
             raise SettingsError("DNS_RECORDS", pair, f"a region in the partition of {own_region} after '@'")
         records.append(DnsRecord(record.lower().rstrip("."), load_balancer, region))
     return tuple(records)
+
+
+# -- peerkeeper intent, deployed (IntentFunction) --------------------------------------------
+_SSM_PARAMETER_RE = re.compile(r"^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
+_ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+ORGANIZATION = "org"
+
+
+@dataclass(frozen=True)
+class IntentSettings:
+    """``INTENT_PARAMETER_NAME`` (the SSM String parameter holding the network file), ``INTENT_ACCOUNTS``
+    (``org``, or account IDs besides this one) and ``INTENT_ROLE_NAME`` (assumed in each of them)."""
+
+    parameter_name: str
+    accounts: tuple[str, ...] = ()  # empty: this account only
+    organization: bool = False
+    role_name: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IntentSettings | None:
+        """``None`` when ``INTENT_PARAMETER_NAME`` is unset (no intent deployed)."""
+        env = os.environ if environ is None else environ
+        name = _get(env, "INTENT_PARAMETER_NAME")
+        if not name:
+            return None
+        if not _SSM_PARAMETER_RE.match(name):
+            raise SettingsError("INTENT_PARAMETER_NAME", name, "an SSM parameter name such as /peerkeeper/intent")
+        raw = _get(env, "INTENT_ACCOUNTS")
+        organization = raw.lower() == ORGANIZATION
+        accounts = (
+            () if organization else tuple(sorted(_id_list(env, "INTENT_ACCOUNTS", _ACCOUNT_RE, "12-digit account IDs")))
+        )
+        role = _get(env, "INTENT_ROLE_NAME")
+        if (organization or accounts) and not _ROLE_NAME_RE.match(role):
+            raise SettingsError("INTENT_ROLE_NAME", role, "the role name assumed in each account of INTENT_ACCOUNTS")
+        return cls(name, accounts, organization, role)

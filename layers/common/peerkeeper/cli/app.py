@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from peerkeeper.cli.common import EXIT_ERROR, Parser, common_options, explain, fleet_options, terminal_logging, version
 from peerkeeper.cli.graph import cmd_graph
+from peerkeeper.cli.intent import add_parser as add_intent_parser
 from peerkeeper.cli.plan import cmd_apply, cmd_plan, fail_on
 from peerkeeper.cli.why import cmd_why
 
@@ -56,12 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     graph.add_argument("--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     graph.add_argument("--detail", choices=("tables",), help="tables: each VPC's route tables, missing routes in red")
+    graph.add_argument("--intent", metavar="FILE", help="also draw the pairs a network file declares (dotted)")
     common_options(graph)
     fleet_options(graph)
     graph.set_defaults(handler=cmd_graph)
     demo = commands.add_parser("demo", help="the seed lab on an embedded AWS emulator, driven by events")
     demo.set_defaults(handler=cmd_demo)
     _why_parser(commands)
+    add_intent_parser(commands, common_options, fleet_options)
     return parser
 
 
@@ -78,6 +81,14 @@ def _why_parser(commands: Any) -> None:
     aws.add_argument("--region", action="append", metavar="REGION", help="region to look in (repeatable)")
     aws.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
     aws.add_argument("--endpoint-url", help="endpoint for every service, e.g. an emulator (or AWS_ENDPOINT_URL)")
+    accounts = why.add_argument_group("other accounts (SOURCE or DESTINATION may be there; each end read in its own)")
+    accounts.add_argument("--account", action="append", metavar="ID", help="look in this account too (repeatable)")
+    accounts.add_argument("--role-name", metavar="NAME", help="the role assumed in each --account")
+    why.add_argument(
+        "--to-targets",
+        action="store_true",
+        help="follow a load balancer DESTINATION on to its registered targets (their health is not judged)",
+    )
     why.set_defaults(handler=cmd_why)
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from peerkeeper.reach.command import Answer
+    from peerkeeper.reach.model import Traffic
 
 
 STYLES = {PLANNED: "cyan", DONE: "green", CONVERGED: "green", TERMINAL: "yellow", FAILED: "bold red", SKIPPED: "dim"}
@@ -309,7 +310,7 @@ def _signature(path: Path) -> tuple[tuple[str, str, str, bool, str], ...]:
     return tuple((hop.direction, hop.step, hop.component, hop.ok, hop.detail) for hop in path.hops)
 
 
-def _render_paths(console: Console, paths: list[Path], answer: Answer) -> None:
+def _render_paths(console: Console, paths: list[Path], answer: Answer, traffic: Traffic | None = None) -> None:
     """Paths that meet the same hops alike (a load balancer's nodes, usually) are drawn once."""
     path = paths[0]
     version = path.destination.address.version
@@ -317,7 +318,7 @@ def _render_paths(console: Console, paths: list[Path], answer: Answer) -> None:
     destination = path.destination.text()
     if len(paths) > 1:
         destination += "".join(f", {shown(p.destination.address)}" for p in paths[1:])
-    console.print(f"[bold cyan]{FORWARD}[/bold cyan] · {answer.traffic.text(version)}")
+    console.print(f"[bold cyan]{FORWARD}[/bold cyan] · {(traffic or answer.traffic).text(version)}")
     console.print(f"● [bold]{source}[/bold]")
     console.print(_hops_table(path.direction(FORWARD)))
     console.print(f"● [bold]{destination}[/bold]")
@@ -327,13 +328,15 @@ def _render_paths(console: Console, paths: list[Path], answer: Answer) -> None:
         console.print(f"● [bold]{destination}[/bold]")
         console.print(_hops_table(back))
         console.print(f"● [bold]{source}[/bold]")
+    elif path.destination.load_balancer is not None and path.destination.load_balancer.internet_facing:
+        console.print(f"[bold cyan]{RETURN}[/bold cyan] · not judged: the request finds no way to the internet")
     else:
         console.print(f"[bold cyan]{RETURN}[/bold cyan] · same subnet: no network ACL or route table on the way")
 
 
 def render_answer(console: Console, answer: Answer) -> None:
     source, destination = answer.source, answer.destination
-    console.print(f"[bold]source[/bold]       {source['input']}  [dim]({_where(source)})[/dim]")
+    console.print(f"[bold]source[/bold]       {source['input']}  [dim]({_hop_where(source)})[/dim]")
     console.print(f"[bold]destination[/bold]  {destination['input']}", end="")
     if destination.get("kind") == "dns-name":
         console.print()
@@ -341,19 +344,46 @@ def render_answer(console: Console, answer: Answer) -> None:
             console.print(f"  [dim]↳ {escape(step)}[/dim]")
         lb = destination.get("load_balancer")
         if isinstance(lb, dict):
+            listeners = ", ".join(f"{item['protocol']} {item['port']}" for item in lb.get("listeners") or ()) or "none"
             console.print(
-                f"  [dim]↳ load balancer {lb['name']} ({lb['type']}, {lb['scheme']}): {destination['note']}[/dim]"
+                f"  [dim]↳ load balancer {escape(lb['name'])} ({lb['type']}, {lb['scheme']}; listeners: "
+                f"{escape(listeners)}): {destination['note']}[/dim]"
             )
     else:
-        console.print(f"  [dim]({_where(destination)})[/dim]")
+        console.print(f"  [dim]({_hop_where(destination)})[/dim]")
     alike: dict[tuple[tuple[str, str, str, bool, str], ...], list[Path]] = {}
     for path in answer.paths:
         alike.setdefault(_signature(path), []).append(path)
     for paths in alike.values():
         console.print()
         _render_paths(console, paths, answer)
+    if answer.targets_asked:
+        _render_targets(console, answer)
     console.print()
     verdict(console, answer)
+
+
+def _render_targets(console: Console, answer: Answer) -> None:
+    """``--to-targets``: the load balancer on to each registered target (one drawing per target)."""
+    from peerkeeper.reach.command import TARGET_HEALTH_NOTE  # noqa: PLC0415  (why's rendering only)
+
+    console.print()
+    console.print(f"[bold]on to the registered targets[/bold] [dim]({TARGET_HEALTH_NOTE})[/dim]")
+    for note in answer.target_notes:
+        console.print(f"  [dim]↳ {escape(note)}[/dim]")
+    if not answer.targets:
+        console.print("  [bold red]✘[/bold red] no instance or IP target is registered behind those listeners")
+    by_target: dict[str, list[Any]] = {}
+    for target in answer.targets:
+        by_target.setdefault(target.path.destination.name, []).append(target)
+    for targets in by_target.values():
+        console.print()
+        paths = [t.path for t in targets]
+        alike: dict[tuple[tuple[str, str, str, bool, str], ...], list[Path]] = {}
+        for path in paths:
+            alike.setdefault(_signature(path), []).append(path)
+        for group in alike.values():
+            _render_paths(console, group, answer, targets[0].traffic)
 
 
 def verdict(console: Console, answer: Answer) -> None:
@@ -364,7 +394,8 @@ def verdict(console: Console, answer: Answer) -> None:
         blocking = answer.explanations
         console.print(f"[bold red]✘ not reachable[/bold red]: {len(blocking)} blocking component(s)")
         for explanation in blocking:
-            console.print(f"  [red]{explanation.code}[/red] ({explanation.direction}) {explanation.component}")
+            leg = ", load balancer to target" if explanation.detail.get("leg") == "to-targets" else ""
+            console.print(f"  [red]{explanation.code}[/red] ({explanation.direction}{leg}) {explanation.component}")
         if answer.fixes:
             console.print("[bold]fixes[/bold]")
             for fix in answer.fixes:

@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from peerkeeper.graph import dot, html, mermaid
-from peerkeeper.graph.model import Observed, Picture, build
+from peerkeeper.graph.model import DeclaredPair, Observed, Picture, build, with_intent
+from peerkeeper.intent.model import IN_SYNC, ISOLATION_VIOLATED
+from peerkeeper.model import PeeringSide
 
 if TYPE_CHECKING:
+    from peerkeeper.intent.plan import IntentPlan
     from peerkeeper.inventory import Inventory
     from peerkeeper.reconcile import Report
 
@@ -58,6 +61,7 @@ __all__ = [
     "Picture",
     "build",
     "format_for",
+    "intent_overlay",
     "observed",
     "render",
     "write_atomically",
@@ -84,6 +88,27 @@ def observed(account_id: str, reports: Mapping[str, Report], inventories: Mappin
 
 def picture(items: Iterable[Observed], *, detail: bool = False, errors: Iterable[str] = ()) -> Picture:
     return build(list(items), detail=detail, errors=list(errors))
+
+
+def intent_overlay(drawing: Picture, plan: IntentPlan) -> Picture:
+    """``graph --intent``: declared pairs no connection satisfies drawn dotted (with the code when
+    infeasible), and connections that break the file (``ISOLATION_VIOLATED``) marked."""
+    declared = [
+        DeclaredPair(
+            edge.pair.network,
+            PeeringSide(edge.pair.first.owner_id, edge.pair.first.id, edge.pair.first.region, edge.pair.first.cidrs),
+            PeeringSide(
+                edge.pair.second.owner_id, edge.pair.second.id, edge.pair.second.region, edge.pair.second.cidrs
+            ),
+            edge.state,
+            edge.code,
+        )
+        for edge in plan.edges
+        if edge.connection is None and edge.state != IN_SYNC
+    ]
+    flagged = {edge.connection: edge.code for edge in plan.edges if edge.connection and edge.code}
+    flagged.update({f.resource: f.code for f in plan.findings if f.code == ISOLATION_VIOLATED})
+    return with_intent(drawing, declared, flagged)
 
 
 def render(drawing: Picture, fmt: str) -> str:

@@ -18,6 +18,7 @@ EDGE_STYLES = {
     "conflict": 'color="#c026d3", fontcolor="#86198f", style=dashed, penwidth=2.5',
     "planned": 'color="#2563eb", fontcolor="#1e40af", style=dashed, penwidth=2',
     "other": 'color="#64748b", style=dotted, penwidth=1.5',
+    "declared": 'color="#0891b2", fontcolor="#155e75", style=dotted, penwidth=2, arrowhead=none',
 }
 FLOW_COLOURS = {FLOW_ON: "#16a34a", FLOW_MISSING: "#dc2626"}
 
@@ -83,7 +84,7 @@ def _group(group: Group, detail: bool) -> list[str]:
 
 
 def _edge(edge: Edge) -> str:
-    label = "\n".join((edge.id, edge.status, *edge.explained_marks))
+    label = "\n".join((*edge.heading, *edge.explained_marks))
     attributes = [
         f"id={quoted(edge.id)}",
         f"label={quoted(label)}",

@@ -41,6 +41,7 @@ EDGE_COLOURS = {
     "conflict": "#c026d3",
     "planned": "#2563eb",
     "other": "#64748b",
+    "declared": "#0891b2",
 }
 LEGEND = (
     ("ok", "active, every route in place"),
@@ -49,6 +50,7 @@ LEGEND = (
     ("conflict", "a route points elsewhere: conflict"),
     ("planned", "request peerkeeper will accept"),
     ("other", "pending elsewhere, failed, provisioning"),
+    ("declared", "declared by a network file (graph --intent), no connection yet"),
 )
 
 
@@ -611,7 +613,7 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,s
 .edge{fill:none;stroke-width:1.6;opacity:.8}
 .k-ok.edge{marker-end:url(#m-ok)}.k-missing.edge{marker-end:url(#m-missing)}.k-refused.edge{marker-end:url(#m-refused)}
 .k-conflict.edge{marker-end:url(#m-conflict)}.k-planned.edge{marker-end:url(#m-planned)}
-.k-other.edge{marker-end:url(#m-other)}
+.k-other.edge{marker-end:url(#m-other)}.k-declared.edge{stroke:#0891b2;stroke-width:2.2;stroke-dasharray:1 5}
 .k-ok.edge{stroke:#16a34a}.k-missing.edge{stroke:#ea580c;stroke-width:2.6;stroke-dasharray:7 4;opacity:.95}
 .k-refused.edge{stroke:#dc2626;stroke-width:2.6;stroke-dasharray:4 3;opacity:.95}
 .k-conflict.edge{stroke:#c026d3;stroke-width:2.6;stroke-dasharray:7 4;opacity:.95}

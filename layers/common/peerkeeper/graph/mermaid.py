@@ -20,6 +20,7 @@ EDGE_STYLES = {
     "conflict": "stroke:#c026d3,stroke-width:2.5px,stroke-dasharray:6 4",
     "planned": "stroke:#2563eb,stroke-width:2px,stroke-dasharray:6 4",
     "other": "stroke:#64748b,stroke-width:1.5px,stroke-dasharray:2 4",
+    "declared": "stroke:#0891b2,stroke-width:2px,stroke-dasharray:1 4",
 }
 CLASSES = (
     "classDef vpc fill:#ffffff,stroke:#334155,color:#0f172a",
@@ -96,7 +97,7 @@ def _group(group: Group, detail: bool) -> list[str]:
 
 def _edge(edge: Edge) -> str:
     arrow = "-->" if edge.kind == "ok" else "-.->"
-    label = " · ".join((edge.id, edge.status, *edge.explained_marks))
+    label = " · ".join((*edge.heading, *edge.explained_marks))
     return f"  {node_id('n', edge.requester)} {arrow}|{_label([label])}| {node_id('n', edge.accepter)}"
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from peerkeeper.model import Action, Finding, Peering, PeeringSide, Plan, RouteTable, Vpc
 
@@ -106,6 +106,10 @@ class Edge:
     problems: tuple[str, ...] = ()
     planned: tuple[str, ...] = ()  # accept-peering / reject-peering
     ignored: bool = False
+    # graph --intent: a pair a network declares that no connection satisfies (the network's name),
+    # and the intent code of the pair when infeasible, or of a connection that breaks the file.
+    declared: str = ""
+    intent_code: str = ""
 
     @property
     def cross_region(self) -> bool:
@@ -117,12 +121,16 @@ class Edge:
 
     @property
     def drift(self) -> bool:
-        return bool(self.missing or self.refused or self.conflicts or self.planned)
+        return bool(self.missing or self.refused or self.conflicts or self.planned or self.declared or self.intent_code)
 
     @property
     def marks(self) -> tuple[str, ...]:
         """The short drift labels: ``3 missing``, ``refused``, ``1 conflict``, ``will accept``."""
         marks: list[str] = []
+        if self.declared:
+            marks.append(f"declared by {self.declared}")
+        if self.intent_code:
+            marks.append(self.intent_code)
         if self.missing:
             marks.append(f"{len(self.missing)} missing")
         if self.refused:
@@ -141,12 +149,20 @@ class Edge:
 
     @property
     def label(self) -> str:
-        return " · ".join((self.id, self.status, *self.marks))
+        return " · ".join((*self.heading, *self.marks))
+
+    @property
+    def heading(self) -> tuple[str, ...]:
+        """The label's first words: the connection and its status (a declared pair has neither yet)."""
+        return (self.status,) if self.declared else (self.id, self.status)
 
     @property
     def kind(self) -> str:
-        """The legend's line style: ``refused``, ``conflict``, ``missing``, ``planned``, ``ok``, ``other``."""
-        if self.refused:
+        """The legend's line style: ``declared``, ``refused``, ``conflict``, ``missing``, ``planned``, ``ok``,
+        ``other``."""
+        if self.declared:
+            return "declared"
+        if self.refused or self.intent_code:
             return "refused"
         if self.conflicts:
             return "conflict"
@@ -158,6 +174,9 @@ class Edge:
 
     def details(self) -> tuple[str, ...]:
         """Hover text, one line each."""
+        if self.declared:
+            code = f": {self.intent_code}" if self.intent_code else ""
+            return (f"declared by {self.declared}{code}", f"{self.requester} <-> {self.accepter}")
         lines = [
             f"{self.id} ({self.status})",
             f"requester {self.requester} (account {self.requester_account}, {self.requester_region})",
@@ -472,3 +491,39 @@ def _connected_order(members: Sequence[VpcNode], edges: Sequence[Edge]) -> tuple
             ordered.append(by_id[current])
             stack.extend(sorted(neighbours[current] - seen, key=rank, reverse=True))
     return tuple(ordered)
+
+
+# -- graph --intent (pure) --------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeclaredPair:
+    """A pair a network file declares and no connection satisfies yet (or ever: ``code``)."""
+
+    network: str
+    first: PeeringSide
+    second: PeeringSide
+    state: str
+    code: str = ""
+
+
+def with_intent(picture: Picture, declared: Sequence[DeclaredPair], flagged: Mapping[str, str]) -> Picture:
+    """``picture`` with each declared pair as a dotted edge, and ``flagged`` connections (ID -> code) marked."""
+    edges = [replace(edge, intent_code=flagged[edge.id]) if edge.id in flagged else edge for edge in picture.edges]
+    nodes = {vpc.id: vpc for vpc in picture.vpcs}
+    for pair in sorted(declared, key=lambda p: (p.network, p.first.vpc_id, p.second.vpc_id)):
+        for side in (pair.first, pair.second):
+            nodes.setdefault(side.vpc_id, _stub(side))
+        edges.append(
+            Edge(
+                id=f"{pair.network}:{pair.first.vpc_id}:{pair.second.vpc_id}",
+                status=pair.state,
+                requester=pair.first.vpc_id,
+                accepter=pair.second.vpc_id,
+                requester_account=pair.first.owner_id,
+                accepter_account=pair.second.owner_id,
+                requester_region=pair.first.region,
+                accepter_region=pair.second.region,
+                declared=pair.network,
+                intent_code=pair.code,
+            )
+        )
+    return replace(picture, edges=tuple(edges), groups=_groups(nodes.values(), edges))

@@ -19,7 +19,7 @@ set of ports, and the hop where nothing is left is the blocking one.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from peerkeeper.reach import fixes
@@ -41,6 +41,8 @@ from peerkeeper.reach.model import (
     SgRule,
     Traffic,
     covers,
+    host,
+    network,
     overlaps,
     shown,
 )
@@ -49,6 +51,7 @@ from peerkeeper.reach.packets import EMPTY, EVERY_PORT, Packet, PortSet
 FORWARD, RETURN = "forward", "return"
 NO_ROUTE = "NO_ROUTE_TO_DESTINATION"
 MORE_SPECIFIC_ROUTE = "MORE_SPECIFIC_ROUTE"
+HIGHER_PRIORITY_ROUTE = "HIGHER_PRIORITY_ROUTE"
 SG_MISMATCH = "ENI_SG_RULES_MISMATCH"
 ACL_RESTRICTION = "SUBNET_ACL_RESTRICTION"
 BAD_STATE = "BAD_STATE"
@@ -166,36 +169,42 @@ def analyse_all(
 
 
 def forward(q: Question) -> Iterator[Hop]:
+    if _via_internet(q):
+        yield from internet_forward(q)
+        return
+    source, destination = q.source, q.destination
     packet = Packet.request(q.traffic, q.version)
     running = packet.ports
-    hop, running = sg_hop(q, FORWARD, egress=True, packet=packet, running=running)
+    yield from state_hops(source)
+    hop, running = sg_hop(q, FORWARD, source, destination, egress=True, packet=packet, running=running)
     yield hop
     if not q.same_subnet:
-        hop, running = acl_hop(q, FORWARD, egress=True, packet=packet, running=running)
+        hop, running = acl_hop(q, FORWARD, source, destination, egress=True, packet=packet, running=running)
         yield hop
-        yield route_hop(q, FORWARD)
+        yield route_hop(q, FORWARD, source, destination)
         if not q.same_vpc:
             yield from peering_hops(q, FORWARD)
-        hop, running = acl_hop(q, FORWARD, egress=False, packet=packet, running=running)
+        hop, running = acl_hop(q, FORWARD, destination, source, egress=False, packet=packet, running=running)
         yield hop
-    hop, running = sg_hop(q, FORWARD, egress=False, packet=packet, running=running)
+    hop, running = sg_hop(q, FORWARD, destination, source, egress=False, packet=packet, running=running)
     yield hop
+    yield from state_hops(destination)
+    yield from listener_hops(q, packet, running)
 
 
 def backward(q: Question) -> Iterator[Hop]:
+    if _via_internet(q):
+        yield from internet_backward(q)
+        return
     if q.same_subnet:
         return
+    source, destination = q.source, q.destination
     packet = Packet.reply(q.traffic, q.version)
-    yield acl_hop(q, RETURN, egress=True, packet=packet, running=packet.ports)[0]
-    yield route_hop(q, RETURN)
+    yield acl_hop(q, RETURN, destination, source, egress=True, packet=packet, running=packet.ports)[0]
+    yield route_hop(q, RETURN, destination, source)
     if not q.same_vpc:
         yield from peering_hops(q, RETURN)
-    yield acl_hop(q, RETURN, egress=False, packet=packet, running=packet.ports)[0]
-
-
-def _ends(q: Question, direction: str) -> tuple[Node, Node]:
-    """(sender, receiver) of the packets going ``direction``."""
-    return (q.source, q.destination) if direction == FORWARD else (q.destination, q.source)
+    yield acl_hop(q, RETURN, source, destination, egress=False, packet=packet, running=packet.ports)[0]
 
 
 def _narrow(running: PortSet, allowed: PortSet) -> tuple[PortSet, bool]:
@@ -244,8 +253,10 @@ def peer_matches(network: Network, rule: SgRule, local: Node, peer: Node) -> tup
     return True, ""
 
 
-def sg_hop(q: Question, direction: str, *, egress: bool, packet: Packet, running: PortSet) -> tuple[Hop, PortSet]:
-    local, peer = (q.source, q.destination) if egress else (q.destination, q.source)
+def sg_hop(
+    q: Question, direction: str, local: Node, peer: Node, *, egress: bool, packet: Packet, running: PortSet
+) -> tuple[Hop, PortSet]:
+    """``local``'s security groups towards ``peer`` (egress: ``local`` sends; ingress: it receives)."""
     step = "sg egress" if egress else "sg ingress"
     groups = ", ".join(local.group_ids) or "-"
     if not local.group_ids and local.kind == "load-balancer":
@@ -344,9 +355,10 @@ def evaluate_acl(acl: NetworkAcl, egress: bool, peer: Address, packet: Packet) -
     return AclDecision(allowed, tuple(allowed_by), tuple(denied))
 
 
-def acl_hop(q: Question, direction: str, *, egress: bool, packet: Packet, running: PortSet) -> tuple[Hop, PortSet]:
-    sender, receiver = _ends(q, direction)
-    local, peer = (sender, receiver) if egress else (receiver, sender)
+def acl_hop(
+    q: Question, direction: str, local: Node, peer: Node, *, egress: bool, packet: Packet, running: PortSet
+) -> tuple[Hop, PortSet]:
+    """The network ACL of ``local``'s subnet towards ``peer`` (egress: out of the subnet; else in)."""
     step = "acl out" if egress else "acl in"
     acl = q.network.acl_of(local.subnet_id, local.vpc_id)
     if acl is None:
@@ -387,9 +399,21 @@ def route_prefix(route: Route, address: Address, prefix_lists: Mapping[str, Sequ
 
 
 def longest_prefix(table: RouteTable, address: Address, prefix_lists: Mapping[str, Sequence[str]]) -> list[Route]:
-    """The routes that match ``address``, most specific first (the first one is used)."""
+    """The routes that match ``address``, in AWS's order of preference (the first one is used).
+
+    The longest prefix first; between routes of the same length, static routes before prefix-list
+    routes before propagated ones (AWS's route priority). The sort is stable: the table's order last.
+    """
     matching = [(length, r) for r in table.routes if (length := route_prefix(r, address, prefix_lists)) is not None]
-    return [route for _, route in sorted(matching, key=lambda pair: -pair[0])]
+    return [route for _, route in sorted(matching, key=lambda pair: (-pair[0], pair[1].priority))]
+
+
+def matched_entry(route: Route, address: Address, prefix_lists: Mapping[str, Sequence[str]]) -> str:
+    """The entry of a prefix-list route that matches ``address`` ("" for a CIDR route)."""
+    if not route.prefix_list:
+        return ""
+    entries = [e for e in prefix_lists.get(route.destination, ()) if covers(e, address)]
+    return max(entries, key=lambda e: int(e.split("/")[1]), default="")
 
 
 def route_leads(network: Network, route: Route, from_vpc: str, to_vpc: str) -> tuple[bool, str]:
@@ -412,8 +436,7 @@ def route_leads(network: Network, route: Route, from_vpc: str, to_vpc: str) -> t
     return False, f"it routes {route.destination} to {route.target}, which peerkeeper why does not follow to {to_vpc}"
 
 
-def route_hop(q: Question, direction: str) -> Hop:
-    sender, receiver = _ends(q, direction)
+def route_hop(q: Question, direction: str, sender: Node, receiver: Node) -> Hop:
     table = q.network.route_table_of(sender.subnet_id, sender.vpc_id)
     if table is None:
         reason = f"no route table of {sender.subnet_id} ({sender.vpc_id}) could be read"
@@ -423,12 +446,16 @@ def route_hop(q: Question, direction: str) -> Hop:
     if routes:
         ok, why_not = route_leads(q.network, routes[0], sender.vpc_id, receiver.vpc_id)
         if ok:
-            return Hop(direction, "route table", table.id, True, routes[0].text())
+            entry = matched_entry(routes[0], receiver.address, q.network.prefix_lists)
+            return Hop(direction, "route table", table.id, True, routes[0].text(entry))
     else:
         why_not = f"it has no route for {shown(receiver.address)}"
     code = NO_ROUTE
-    if routes and any(route_leads(q.network, r, sender.vpc_id, receiver.vpc_id)[0] for r in routes[1:]):
-        code = MORE_SPECIFIC_ROUTE
+    leading = next((r for r in routes[1:] if route_leads(q.network, r, sender.vpc_id, receiver.vpc_id)[0]), None)
+    if leading is not None:  # a route that would lead there loses: to a longer prefix, or to a higher priority
+        lengths = {route_prefix(r, receiver.address, q.network.prefix_lists) for r in (routes[0], leading)}
+        code = MORE_SPECIFIC_ROUTE if len(lengths) > 1 else HIGHER_PRIORITY_ROUTE
+        why_not += f" (it wins over {leading.text()})"
     what = "replies to" if direction == RETURN else "traffic for"
     reason = (
         f"{table.id} ({sender.subnet_id}, {sender.vpc_id}) does not route {what} {shown(receiver.address)}: {why_not}"
@@ -486,3 +513,214 @@ def peering_hops(q: Question, direction: str) -> Iterator[Hop]:
     detail = {"state": peering.status, "vpcs": [peering.requester.vpc_id, peering.accepter.vpc_id]}
     explanation = Explanation(BAD_STATE, direction, peering.id, reason, (fixes.peering_state(peering),), detail)
     yield Hop(direction, "peering", peering.id, False, reason, explanation)
+
+
+# -- instances --------------------------------------------------------------------------------
+RUNNING = "running"
+
+
+def state_hops(node: Node) -> Iterator[Hop]:
+    """An instance that is not running neither sends nor answers (said only when it is not)."""
+    if node.kind != "instance" or not node.state or node.state == RUNNING:
+        return
+    reason = f"{node.name} is {node.state}, not running: it neither sends nor answers"
+    detail = {"instance": node.name, "state": node.state, "vpc": node.vpc_id}
+    explanation = Explanation(BAD_STATE, FORWARD, node.name, reason, (fixes.start_instance(node),), detail)
+    yield Hop(FORWARD, "instance", node.name, False, reason, explanation)
+
+
+# -- load balancers ---------------------------------------------------------------------------
+LISTENERS_MISMATCH = "ELB_LISTENERS_MISMATCH"
+
+
+def listener_hops(q: Question, packet: Packet, running: PortSet) -> Iterator[Hop]:
+    """A load balancer accepts only what its listeners serve: their ports, tcp or udp, never icmp."""
+    lb = q.destination.load_balancer
+    if lb is None or lb.kind == "gateway":  # a gateway load balancer is a bump in the wire, not a destination
+        return
+    allowed = EMPTY
+    for listener in lb.listeners:
+        if listener.serves(packet.protocol):
+            allowed |= PortSet.span(listener.port, listener.port)
+    where = f"{lb.name} ({lb.kind}, {lb.region})"
+    if packet.protocol in (TCP, UDP):
+        left, blocked = _narrow(running, allowed)
+        blocked = blocked or not packet.ports & allowed  # said even when a hop before blocked the port already
+        if not blocked:
+            yield Hop(FORWARD, "listener", lb.name, True, f"{where} listens on {left.text()}")
+            return
+        reason = f"no listener of {where} serves {packet.text()}: it listens on {lb.ports_text()}"
+        fix: tuple[str, ...] = (fixes.listener(lb, q.traffic),)
+    else:
+        what = "answers no icmp (ping)" if packet.protocol in (ICMP, ICMPV6) else "does not take all traffic"
+        reason = f"{where} {what}: a load balancer accepts only its listeners' ports ({lb.ports_text()})"
+        fix = ()
+    detail = {
+        "load_balancer": lb.name,
+        "load_balancer_arn": lb.arn or None,
+        "listeners": [{"protocol": listener.protocol, "port": listener.port} for listener in lb.listeners],
+    }
+    explanation = Explanation(LISTENERS_MISMATCH, FORWARD, lb.id, reason, fix, detail)
+    yield Hop(FORWARD, "listener", lb.name, False, reason, explanation)
+
+
+# -- an internet-facing load balancer: over the source's route to the internet --------------
+PUBLIC = {4: network("0.0.0.0/0"), 6: network("::/0")}
+INTERNET_TARGETS = ("igw-", "nat-", "eigw-")
+GATEWAY_NAMES = {"igw-": "an internet gateway", "nat-": "a NAT gateway", "eigw-": "an egress-only gateway"}
+
+
+def _via_internet(q: Question) -> bool:
+    lb = q.destination.load_balancer
+    return lb is not None and lb.internet_facing
+
+
+def _public_side(q: Question) -> Node:
+    """The load balancer's public addresses, as the source sees them (unknown: any public address)."""
+    lb = q.destination
+    return Node("internet", f"{lb.name} (public addresses)", "", PUBLIC[q.version], "", "", lb.region, "", ())
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How the source leaves for the internet: the route's target, the NAT gateway, the address seen."""
+
+    route: Route | None
+    nat: Node | None = None  # the NAT gateway as a node of its subnet
+    seen_as: Node | None = None  # the source's address as the load balancer sees it
+    problem: Explanation | None = None  # why there is no address to be seen as
+
+
+def internet_exit(q: Question) -> Exit:
+    source = q.source
+    table = q.network.route_table_of(source.subnet_id, source.vpc_id)
+    routes = longest_prefix(table, PUBLIC[q.version], q.network.prefix_lists) if table else []
+    route = routes[0] if routes else None
+    if route is None or route.state != ACTIVE or not route.target.startswith(INTERNET_TARGETS):
+        return Exit(route)
+    if route.target.startswith("nat-"):
+        nat = q.network.nat_gateways.get(route.target)
+        if nat is None:
+            return Exit(route)
+        address = nat.private_address or str(source.address.network_address)
+        node = Node(
+            "nat-gateway", nat.id, "", host(address), nat.subnet_id, nat.vpc_id, source.region, source.owner_id, ()
+        )
+        if not nat.public_addresses:
+            reason = f"{nat.id} has no public address (a private NAT gateway): it cannot reach a public load balancer"
+            problem = Explanation(NO_ROUTE, FORWARD, nat.id, reason, (), {"nat_gateway": nat.id})
+            return Exit(route, node, None, problem)
+        public = nat.public_addresses[0]
+        seen = Node("public-address", f"{nat.id} ({public})", "", host(public), "", "", source.region, "", ())
+        return Exit(route, node, seen)
+    if q.version == 6:
+        return Exit(route, None, replace(source, kind="public-address", group_ids=(), vpc_id="", subnet_id=""))
+    if source.public_address:
+        public = source.public_address
+        seen = Node("public-address", f"{source.name} ({public})", "", host(public), "", "", source.region, "", ())
+        return Exit(route, None, seen)
+    reason = (
+        f"{route.target} carries only traffic of an interface with a public address, and {source.name} has none "
+        f"({source.interface or source.name})"
+    )
+    detail = {"internet_gateway": route.target, "interface": source.interface or None}
+    fix = fixes.public_address(source)
+    return Exit(route, None, None, Explanation(NO_ROUTE, FORWARD, route.target, reason, (fix,), detail))
+
+
+def internet_route_hop(q: Question, direction: str, sender: Node, receiver: Node, *, gateways: tuple[str, ...]) -> Hop:
+    """``sender``'s subnet must route ``receiver`` (a public address, or any) to one of ``gateways``."""
+    table = q.network.route_table_of(sender.subnet_id, sender.vpc_id)
+    if table is None:
+        reason = f"no route table of {sender.subnet_id} ({sender.vpc_id}) could be read"
+        explanation = Explanation(NO_ROUTE, direction, sender.subnet_id, reason, (), {"subnet": sender.subnet_id})
+        return Hop(direction, "route table", sender.subnet_id, False, reason, explanation)
+    routes = longest_prefix(table, receiver.address, q.network.prefix_lists)
+    route = routes[0] if routes else None
+    wanted = " or ".join(GATEWAY_NAMES[g] for g in gateways)
+    usable = route is not None and route.state == ACTIVE and route.target.startswith(gateways)
+    if route is not None and usable and (not route.target.startswith("nat-") or route.target in q.network.nat_gateways):
+        return Hop(direction, "route table", table.id, True, f"{route.text()}: to the internet")
+    if route is None:
+        why_not = f"it has no route for {shown(receiver.address)}"
+    elif route.state != ACTIVE:
+        why_not = f"the route {route.text()} is {route.state}"
+    elif route.target.startswith("nat-") and route.target in gateways:
+        why_not = f"it routes {route.destination} to {route.target}, which does not exist (any more)"
+    else:
+        why_not = f"it routes {route.destination} to {route.target}, not to {wanted}"
+    what = "replies to" if direction == RETURN else "traffic for"
+    reason = (
+        f"{table.id} ({sender.subnet_id}, {sender.vpc_id}) does not route {what} {shown(receiver.address)} "
+        f"to the internet: {why_not}"
+    )
+    detail = {
+        "route_table": table.id,
+        "subnet": sender.subnet_id,
+        "vpc": sender.vpc_id,
+        "destination_address": shown(receiver.address),
+        "route": route.to_dict() if route else None,
+    }
+    fix = fixes.internet_route(table, receiver.address, gateways[0], replace=route is not None)
+    explanation = Explanation(NO_ROUTE, direction, table.id, reason, (fix,), detail)
+    return Hop(direction, "route table", table.id, False, reason, explanation)
+
+
+def _nat_state_hop(q: Question, nat: Node) -> Hop:
+    found = q.network.nat_gateways.get(nat.name)
+    state = found.state if found else ""
+    if state == "available":
+        public = ", ".join(found.public_addresses) if found else ""
+        return Hop(FORWARD, "nat gateway", nat.name, True, f"available ({nat.subnet_id}; public {public or 'none'})")
+    reason = f"{nat.name} is {state or 'unknown'}, not available"
+    explanation = Explanation(BAD_STATE, FORWARD, nat.name, reason, (), {"nat_gateway": nat.name, "state": state})
+    return Hop(FORWARD, "nat gateway", nat.name, False, reason, explanation)
+
+
+def internet_forward(q: Question) -> Iterator[Hop]:
+    source, lb = q.source, q.destination
+    public = _public_side(q)
+    packet = Packet.request(q.traffic, q.version)
+    running = packet.ports
+    yield from state_hops(source)
+    hop, running = sg_hop(q, FORWARD, source, public, egress=True, packet=packet, running=running)
+    yield hop
+    hop, running = acl_hop(q, FORWARD, source, public, egress=True, packet=packet, running=running)
+    yield hop
+    yield internet_route_hop(q, FORWARD, source, public, gateways=("nat-", "igw-", "eigw-"))
+    way = internet_exit(q)
+    if way.nat is not None:
+        nat = way.nat
+        if nat.subnet_id != source.subnet_id:
+            hop, running = acl_hop(q, FORWARD, nat, source, egress=False, packet=packet, running=running)
+            yield hop
+        yield _nat_state_hop(q, nat)
+        yield internet_route_hop(q, FORWARD, nat, public, gateways=("igw-",))
+        hop, running = acl_hop(q, FORWARD, nat, public, egress=True, packet=packet, running=running)
+        yield hop
+    if way.problem is not None:
+        yield Hop(FORWARD, "public address", way.problem.component, False, way.problem.reason, way.problem)
+    if way.seen_as is not None:  # else no public address to judge the load balancer's ACL and groups by
+        hop, running = acl_hop(q, FORWARD, lb, way.seen_as, egress=False, packet=packet, running=running)
+        yield hop
+        hop, running = sg_hop(q, FORWARD, lb, way.seen_as, egress=False, packet=packet, running=running)
+        yield hop
+    yield from listener_hops(q, packet, running)
+
+
+def internet_backward(q: Question) -> Iterator[Hop]:
+    source, lb = q.source, q.destination
+    public = _public_side(q)
+    packet = Packet.reply(q.traffic, q.version)
+    way = internet_exit(q)
+    seen = way.seen_as
+    if seen is None:  # the request never leaves: no reply to judge
+        return
+    yield acl_hop(q, RETURN, lb, seen, egress=True, packet=packet, running=packet.ports)[0]
+    yield internet_route_hop(q, RETURN, lb, seen, gateways=("igw-",))
+    if way.nat is not None:
+        yield acl_hop(q, RETURN, way.nat, public, egress=False, packet=packet, running=packet.ports)[0]
+        if way.nat.subnet_id == source.subnet_id:
+            return
+        yield acl_hop(q, RETURN, way.nat, source, egress=True, packet=packet, running=packet.ports)[0]
+    yield acl_hop(q, RETURN, source, public, egress=False, packet=packet, running=packet.ports)[0]

@@ -11,7 +11,18 @@ from typing import TYPE_CHECKING
 from peerkeeper.reach.model import ICMP, ICMPV6, MAIN_ACL_DEFAULT_RULE, TCP, UDP
 
 if TYPE_CHECKING:
-    from peerkeeper.reach.model import AclEntry, Network, NetworkAcl, Node, Peering, Route, RouteTable, Traffic
+    from peerkeeper.reach.model import (
+        AclEntry,
+        Address,
+        LoadBalancer,
+        Network,
+        NetworkAcl,
+        Node,
+        Peering,
+        Route,
+        RouteTable,
+        Traffic,
+    )
     from peerkeeper.reach.packets import Packet
 
 CLI_PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1"}
@@ -134,3 +145,41 @@ def peering_state(peering: Peering) -> str:
     if accepter.owner_id != requester.owner_id:
         command += f" --peer-owner-id {accepter.owner_id}"
     return f"{command} ({peering.id} is {peering.status}: a new connection is needed)"
+
+
+def start_instance(node: Node) -> str:
+    return f"aws ec2 start-instances --instance-ids {node.name} --region {node.region}"
+
+
+def listener(lb: LoadBalancer, traffic: Traffic) -> str:
+    """A listener on the asked port (its default action is the person's choice: a placeholder)."""
+    port = _port(traffic)
+    if lb.kind == "classic":
+        protocol = "TCP" if traffic.protocol == "tcp" else "UDP"
+        return (
+            f"aws elb create-load-balancer-listeners --load-balancer-name {lb.name} --listeners "
+            f"Protocol={protocol},LoadBalancerPort={port},InstanceProtocol={protocol},InstancePort={port} "
+            f"--region {lb.region}"
+        )
+    protocol = "HTTP" if lb.kind == "application" else traffic.protocol.upper()
+    return (
+        f"aws elbv2 create-listener --load-balancer-arn {lb.arn or lb.name} --protocol {protocol} --port {port} "
+        f"--default-actions Type=forward,TargetGroupArn=TARGET_GROUP_ARN --region {lb.region}"
+    )
+
+
+def internet_route(table: RouteTable, address: Address, gateway: str, *, replace: bool) -> str:
+    """A route to the internet: through a NAT gateway (a private subnet) or an internet gateway."""
+    cidr = "::/0" if address.version == 6 else "0.0.0.0/0"
+    key = "--destination-ipv6-cidr-block" if address.version == 6 else "--destination-cidr-block"
+    target = "--nat-gateway-id NAT_GATEWAY_ID" if gateway == "nat-" else "--gateway-id INTERNET_GATEWAY_ID"
+    verb = "replace-route" if replace else "create-route"
+    return f"aws ec2 {verb} --route-table-id {table.id} {key} {cidr} {target} --region {table.region}"
+
+
+def public_address(node: Node) -> str:
+    interface = node.interface or "NETWORK_INTERFACE_ID"
+    return (
+        f"aws ec2 associate-address --allocation-id ALLOCATION_ID --network-interface-id {interface} "
+        f"--region {node.region} (or route 0.0.0.0/0 through a NAT gateway)"
+    )

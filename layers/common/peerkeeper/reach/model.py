@@ -190,19 +190,42 @@ def parse_acl(item: Mapping[str, Any]) -> NetworkAcl:
 
 
 # -- routes -----------------------------------------------------------------------------------
+# Every target a route can have, as botocore's ``Route`` shape names them (an instance route carries
+# both InstanceId and NetworkInterfaceId: the instance is named). A key botocore learns later is
+# still printed: any other string field that is not a destination, the origin, the state or an owner.
 _TARGET_KEYS = (
     "GatewayId",
     "VpcPeeringConnectionId",
     "TransitGatewayId",
     "NatGatewayId",
-    "NetworkInterfaceId",
     "InstanceId",
+    "NetworkInterfaceId",
     "LocalGatewayId",
     "CarrierGatewayId",
     "EgressOnlyInternetGatewayId",
     "CoreNetworkArn",
+    "OdbNetworkArn",
+    "IpAddress",
     "VpcEndpointId",
 )
+_NOT_TARGETS = frozenset(
+    {
+        "DestinationCidrBlock",
+        "DestinationIpv6CidrBlock",
+        "DestinationPrefixListId",
+        "Origin",
+        "State",
+        "InstanceOwnerId",
+    }
+)
+STATIC, PROPAGATED, LOCAL_ORIGIN = "CreateRoute", "EnableVgwRoutePropagation", "CreateRouteTable"
+
+
+def route_target(route: Mapping[str, Any]) -> str:
+    known = next((str(route[key]) for key in _TARGET_KEYS if route.get(key)), "")
+    if known:
+        return known
+    return next((str(v) for k, v in sorted(route.items()) if k not in _NOT_TARGETS and isinstance(v, str) and v), "")
 
 
 @dataclass(frozen=True)
@@ -210,17 +233,27 @@ class Route:
     destination: str  # a CIDR, or a prefix list id
     target: str
     state: str = ACTIVE
+    origin: str = STATIC  # CreateRouteTable (local) | CreateRoute (static) | EnableVgwRoutePropagation | Advertisement
 
     @property
     def prefix_list(self) -> bool:
         return self.destination.startswith("pl-")
 
-    def text(self) -> str:
+    @property
+    def priority(self) -> int:
+        """AWS's order between routes of the same prefix length: static, then prefix list, then propagated."""
+        if self.origin in (PROPAGATED, "Advertisement"):
+            return 2
+        return 1 if self.prefix_list else 0
+
+    def text(self, entry: str = "") -> str:
         state = "" if self.state == ACTIVE else f" ({self.state})"
-        return f"{self.destination} → {self.target}{state}"
+        where = f" ({entry})" if entry else ""
+        origin = " (propagated)" if self.priority == 2 else ""
+        return f"{self.destination}{where} → {self.target or '?'}{origin}{state}"
 
     def to_dict(self) -> dict[str, str]:
-        return {"destination": self.destination, "target": self.target, "state": self.state}
+        return {"destination": self.destination, "target": self.target, "state": self.state, "origin": self.origin}
 
 
 @dataclass(frozen=True)
@@ -240,8 +273,8 @@ def parse_route_table(item: Mapping[str, Any], region: str) -> RouteTable:
         destination = network(destination).compressed if destination else route.get("DestinationPrefixListId")
         if not destination:
             continue
-        target = next((str(route[key]) for key in _TARGET_KEYS if route.get(key)), "")
-        routes.append(Route(destination, target, route.get("State", ACTIVE)))
+        origin = str(route.get("Origin") or (LOCAL_ORIGIN if route.get("GatewayId") == "local" else STATIC))
+        routes.append(Route(destination, route_target(route), route.get("State", ACTIVE), origin))
     associations = [a for a in item.get("Associations") or () if _associated(a)]
     return RouteTable(
         id=item["RouteTableId"],
@@ -320,12 +353,76 @@ def parse_peering(item: Mapping[str, Any], region: str) -> Peering:
     )
 
 
+# -- load balancers and NAT gateways ----------------------------------------------------------
+TCP_LISTENERS = frozenset({"TCP", "TLS", "HTTP", "HTTPS", "SSL", "TCP_UDP"})
+UDP_LISTENERS = frozenset({"UDP", "TCP_UDP", "QUIC", "TCP_QUIC"})
+INTERNET_FACING = "internet-facing"
+
+
+@dataclass(frozen=True)
+class Listener:
+    protocol: str  # as the API writes it: HTTP, HTTPS, TCP, TLS, UDP, TCP_UDP, SSL ...
+    port: int
+    target_groups: tuple[str, ...] = ()  # the ARNs its default action forwards to
+
+    def serves(self, protocol: str) -> bool:
+        """Whether the listener accepts packets of ``protocol`` (a protocol number as text)."""
+        kinds = TCP_LISTENERS if protocol == TCP else UDP_LISTENERS if protocol == UDP else frozenset()
+        return self.protocol.upper() in kinds
+
+    def text(self) -> str:
+        return f"{self.protocol} {self.port}"
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    name: str
+    region: str
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    group_ids: tuple[str, ...]
+    kind: str  # application | network | gateway | classic
+    scheme: str
+    arn: str = ""  # classic load balancers have none: their name is their ID
+    listeners: tuple[Listener, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.arn or self.name
+
+    @property
+    def internet_facing(self) -> bool:
+        return self.scheme == INTERNET_FACING
+
+    def ports_text(self) -> str:
+        return ", ".join(listener.text() for listener in self.listeners) or "no listener"
+
+
+@dataclass(frozen=True)
+class NatGateway:
+    id: str
+    state: str
+    subnet_id: str
+    vpc_id: str
+    private_address: str
+    public_addresses: tuple[str, ...]
+
+
+def parse_nat_gateway(item: Mapping[str, Any]) -> NatGateway:
+    addresses = item.get("NatGatewayAddresses") or ()
+    private = next((a["PrivateIp"] for a in addresses if a.get("PrivateIp")), "")
+    public = tuple(a["PublicIp"] for a in addresses if a.get("PublicIp"))
+    return NatGateway(
+        item["NatGatewayId"], item.get("State", ""), item.get("SubnetId", ""), item.get("VpcId", ""), private, public
+    )
+
+
 # -- the two ends and the question ------------------------------------------------------------
 @dataclass(frozen=True)
 class Node:
     """One end of a path: an interface, or one node of a load balancer (one per subnet)."""
 
-    kind: str  # "instance" | "network-interface" | "load-balancer"
+    kind: str  # "instance" | "network-interface" | "load-balancer" | "nat-gateway" | "internet"
     name: str  # the instance id, interface id or load balancer name
     interface: str  # the interface id; "" for a load balancer node without a visible interface
     address: Address
@@ -334,6 +431,10 @@ class Node:
     region: str
     owner_id: str
     group_ids: tuple[str, ...]
+    state: str = ""  # an instance's state name ("running", "stopped" ...); "" when not an instance
+    public_address: str = ""  # the interface's public IPv4 address (an EIP or an auto-assigned one)
+    account: str = ""  # whose credentials see it: "" the caller, else the account ID entered with --account
+    load_balancer: LoadBalancer | None = None
 
     def text(self) -> str:
         where = self.interface if self.interface and self.interface != self.name else ""
@@ -352,6 +453,8 @@ class Node:
             "region": self.region,
             "owner": self.owner_id,
             "security_groups": list(self.group_ids),
+            **({"state": self.state} if self.state else {}),
+            **({"public_address": self.public_address} if self.public_address else {}),
         }
 
 
@@ -385,6 +488,7 @@ class Network:
     groups: Mapping[str, SecurityGroup] = field(default_factory=dict)
     peerings: Mapping[str, Peering] = field(default_factory=dict)
     prefix_lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
 
     def route_table_of(self, subnet_id: str, vpc_id: str) -> RouteTable | None:
         """The subnet's explicitly associated table, else the VPC's main table."""

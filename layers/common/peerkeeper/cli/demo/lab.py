@@ -6,6 +6,7 @@ the seed add (api-elb's namesake in eu-west-1) is built by :func:`build_other_re
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -110,6 +111,22 @@ def build_network(ec2: Any, name: str, cidr: str, region: str = REGION) -> Netwo
     for subnet in subnets:
         ec2.associate_route_table(RouteTableId=private, SubnetId=subnet)
     return Network(name, vpc, cidr, [main, private], subnets)
+
+
+def build_tagged_vpc(ec2: Any, name: str, cidr: str, tags: dict[str, str]) -> Network:
+    """Beyond the seed: a VPC carrying ``tags`` (and its Name), one subnet and its main route table."""
+    spec = [{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}, *_tag_list(tags)]}]
+    vpc = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=spec)["Vpc"]["VpcId"]
+    first = next(ipaddress.ip_network(cidr).subnets(new_prefix=24))
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=str(first), AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
+    main = ec2.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "association.main", "Values": ["true"]}]
+    )["RouteTables"][0]["RouteTableId"]
+    return Network(name, vpc, cidr, [main], [subnet])
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
 def create_load_balancer(clients: Clients, name: str, subnets: list[str], region: str = REGION) -> dict[str, str]:

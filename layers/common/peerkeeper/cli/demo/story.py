@@ -3,8 +3,7 @@
 Part one is the seed lab exactly as written (one region, one stack, ``api.elb.lab.private=api-elb``):
 peerkeeper does the seed's steps 1, 3, 4 and 5 from the events, a person does step 2, and the seed's
 ping story follows. Part two goes beyond the seed lab, each chapter announced as such. Chapters are
-numbered as they are told, so a chapter added at a hook (:func:`chapter_prefix_list_guard`,
-:func:`chapter_intent`) renumbers the ones after it.
+numbered as they are told, so a chapter added in :func:`play` renumbers the ones after it.
 """
 
 from __future__ import annotations
@@ -12,8 +11,11 @@ from __future__ import annotations
 import copy
 import os
 import shlex
+import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peerkeeper.cli.demo.cloudtrail import (
@@ -43,8 +45,10 @@ from peerkeeper.cli.demo.lab import (
     ZONE_NAME,
     DemoError,
     Lab,
+    Network,
     build_network,
     build_other_region,
+    build_tagged_vpc,
     cname,
     create_load_balancer,
     flow_logs_as_seeded,
@@ -62,6 +66,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from peerkeeper.cli.demo.rules import Rule, Stack
+    from peerkeeper.fleet import Target
+    from peerkeeper.intent.model import Intent
+    from peerkeeper.intent.run import IntentResult
 
 
 _FINDINGS = (("refused", "refused", "yellow"), ("conflicts", "conflict", "magenta"), ("problems", "problem", "red"))
@@ -464,13 +471,40 @@ def chapter_hijack(story: Story, pcx: str) -> None:
 
 
 def chapter_prefix_list_guard(story: Story, pcx: str) -> None:
-    """Hook for issue 18's chapter (not written yet): a prefix-list-guarded table left alone.
-
-    A table whose managed prefix list (corporate ranges → a transit gateway or firewall) covers the
-    peer's CIDR gets no peering route, and the conflict is reported. Write it here with
-    ``story.chapter(f"{BEYOND}...")`` and checks; ``play`` already calls this after the hijack, and the
-    chapters after it renumber themselves. Until then it tells nothing.
-    """
+    """A table whose managed prefix list sends the corporate ranges to a transit gateway is left alone."""
+    lab, clients = story.lab, story.clients
+    ec2 = clients.ec2(REGION)
+    corporate = "10.0.0.0/8"
+    table, destination = lab.web.tables[1], lab.api.cidr
+    story.chapter(f"{BEYOND}a table guarded by a prefix list (corporate ranges → a transit gateway)")
+    prefix_list = ec2.create_managed_prefix_list(
+        PrefixListName="corporate", MaxEntries=5, AddressFamily="IPv4", Entries=[{"Cidr": corporate}]
+    )["PrefixList"]["PrefixListId"]
+    tgw = ec2.create_transit_gateway(Description="corporate firewall")["TransitGateway"]["TransitGatewayId"]
+    ec2.create_route(RouteTableId=table, DestinationPrefixListId=prefix_list, TransitGatewayId=tgw)
+    story.note(
+        f"the network team routes the managed prefix list {prefix_list} ({corporate}) from web-vpc's subnet "
+        f"table {table} to the transit gateway {tgw}, and deletes that table's {destination} route: "
+        "api traffic is to go through the firewall"
+    )
+    ec2.delete_route(RouteTableId=table, DestinationCidrBlock=destination)
+    summaries = story.deliver(route_event("DeleteRoute", table, destination), f"{table} {destination}")
+    conflicts = [f for s in summaries for f in s.get("conflicts", []) if f.get("destination") == destination]
+    story.check(
+        f"{table} is left without a {destination} route (the route drift chapter's repair does not happen)",
+        destination not in route_targets(clients, table),
+    )
+    story.check(
+        f"the conflict is reported for {table}, naming {prefix_list} and {tgw}",
+        [(f["resource"], f.get("prefix_list"), f.get("target")) for f in conflicts] == [(table, prefix_list, tgw)],
+    )
+    story.check(
+        f"web-vpc's main table still routes {destination} to {pcx}",
+        route_targets(clients, lab.web.tables[0]).get(destination) == pcx,
+    )
+    story.check(
+        f"every api-vpc table still routes {lab.web.cidr} to {pcx}", routed(clients, lab.api, lab.web.cidr, pcx)
+    )
 
 
 def chapter_stranger(story: Story, endpoint: str) -> str:
@@ -510,14 +544,153 @@ def chapter_sweep(story: Story, stranger_pcx: str) -> None:
     )
 
 
-def chapter_intent(story: Story) -> None:
-    """Hook for issue 20's chapter (not written yet): ``peerkeeper intent``.
+INTENT_TAG = ("net", "shop")
 
-    Three VPCs tagged into a mesh, one overlapping VPC refused with ``CIDR_OVERLAP``, ``intent apply``,
-    then ``intent plan`` in sync, and the picture. Write it here with ``story.chapter(f"{BEYOND}...")``;
-    ``play`` already calls this after the sweep and before the final plan, which must still find
-    nothing to do. Until then it tells nothing.
-    """
+# Three VPCs splitting 10.20.0.0/16 between them, and a fourth that reuses the whole /16.
+INTENT_VPCS = (
+    ("orders-vpc", "10.20.0.0/18"),
+    ("billing-vpc", "10.20.64.0/18"),
+    ("search-vpc", "10.20.128.0/18"),
+    ("legacy-vpc", "10.20.0.0/16"),
+)
+
+NETWORK_FILE = f"""\
+version: 1
+networks:
+  shop:
+    topology: mesh                  # every pair of members is connected
+    members: [{{tags: {{{INTENT_TAG[0]}: {INTENT_TAG[1]}}}}}]
+    dns: true                       # AllowDnsResolutionFromRemoteVpc on both sides
+"""
+
+
+def show_intent(story: Story, doc: Mapping[str, Any], names: Mapping[str, str], *, each_action: bool) -> None:
+    """``intent plan`` / ``intent apply``'s lines, shortened: the pairs (a plan) or each action (apply),
+    the findings no pair already names, then the counts."""
+    if not each_action:
+        for edge in doc["edges"]:
+            vpcs = " ↔ ".join(names.get(v["vpc"], v["vpc"]) for v in edge["vpcs"])
+            via = f" via {edge['connection']}" if edge["connection"] else ""
+            code = f" [bold red]{edge['code']}[/bold red]: {escape(edge.get('reason', ''))}" if edge.get("code") else ""
+            story.console.print(f"    {edge['state']:10} {escape(edge['network'])}: {vpcs}{via}{code}", soft_wrap=True)
+    kinds = Counter(action["kind"] for action in doc["actions"])
+    if doc["actions"] and not each_action:
+        story.console.print(f"    would do: {', '.join(f'{n} {kind}' for kind, n in kinds.items())}")
+    for action in doc["actions"] if each_action else ():
+        mark = _OUTCOME_MARKS.get(action.get("outcome", ""), "•")
+        story.console.print(
+            f"    {mark} {action['kind']} [bold]{action['resource']}[/bold]: {escape(action['reason'])}", soft_wrap=True
+        )
+    on_edges = {(edge.get("code"), edge.get("reason")) for edge in doc["edges"]}
+    for finding in doc["findings"]:
+        if (finding["code"], finding["reason"]) not in on_edges:
+            story.console.print(
+                f"    [magenta]{finding['code']}[/magenta] {escape(str(finding['reason']))}", soft_wrap=True
+            )
+    counts = doc["counts"]
+    states = ", ".join(f"{counts[state]} {state}" for state in ("in-sync", "pending", "missing", "infeasible"))
+    story.console.print(
+        f"    [bold]{doc['command']}[/bold]: {counts['edges']} pairs ({states}), {counts['actions']} action(s), "
+        f"{counts['findings']} finding(s), {counts['errors']} error(s)"
+    )
+
+
+def chapter_intent(story: Story, endpoint: str, directory: Path) -> None:
+    """``peerkeeper intent``: three VPCs tagged into a mesh, an overlapping fourth refused, apply, plan in sync."""
+    from peerkeeper.fleet import Target  # noqa: PLC0415
+    from peerkeeper.intent import spec  # noqa: PLC0415
+    from peerkeeper.intent.run import apply_intent, plan_intent  # noqa: PLC0415
+    from peerkeeper.settings import Settings  # noqa: PLC0415
+
+    lab, clients = story.lab, story.clients
+    ec2 = clients.ec2(REGION)
+    key, value = INTENT_TAG
+    story.chapter(f"{BEYOND}intent (a network declared in a file: three VPCs in a mesh, one refused)")
+    story.note(f"four VPCs are created tagged {key}={value}; legacy-vpc reuses the whole 10.20.0.0/16 of the others")
+    built = [build_tagged_vpc(ec2, name, cidr, {key: value}) for name, cidr in INTENT_VPCS]
+    names = {network.vpc: network.name for network in built}
+    for network in built:
+        story.deliver(create_vpc_event(network), f"{network.name} {network.vpc} {network.cidr}")
+    path = directory / "shop.yaml"
+    path.write_text(NETWORK_FILE, encoding="utf-8")
+    story.console.print(f"  [bold]{path}[/bold]")
+    for line in NETWORK_FILE.splitlines():
+        story.console.print(f"    [dim]{escape(line)}[/dim]", soft_wrap=True)
+    intent = spec.load(path)
+    target = Target(Clients(endpoint_url=endpoint), ACCOUNT, (Settings.from_env(os.environ),))
+    command = f"{path.name} --region {REGION}"
+    story.console.print(f"  [bold]$ peerkeeper intent plan {command}[/bold]")
+    show_intent(story, plan_intent(intent, [target]).document(), names, each_action=False)
+    story.console.print(f"  [bold]$ peerkeeper intent apply {command}[/bold]")
+    applied = apply_intent(intent, [target])
+    show_intent(story, applied.document(), names, each_action=True)
+    story.note(
+        "intent apply's calls are logged like anyone's: its AcceptVpcPeeringConnection events reach "
+        "repair_routes (its CreateVpcPeeringConnection events, to accept_peering, are left out here)"
+    )
+    for action in applied.actions:
+        if action["kind"] == "accept-peering" and action.get("outcome") == "done":
+            event = echo_event(action, lab, clients, function="alice", role_arn="")
+            if event is not None:
+                story.deliver(event, f"{action['resource']} [dim]by intent apply[/dim]")
+    story.console.print(f"  [bold]$ peerkeeper intent plan {command}[/bold]")
+    again = plan_intent(intent, [target])
+    show_intent(story, again.document(), names, each_action=False)
+    check_intent(story, built, applied, again)
+    intent_picture(story, target, intent, path.name)
+
+
+def check_intent(story: Story, built: list[Network], applied: IntentResult, again: IntentResult) -> None:
+    """The mesh built in one apply, the second plan in sync, legacy-vpc refused, routes and flow logs."""
+    lab, clients = story.lab, story.clients
+    final = again.document()
+    members, legacy = built[:3], built[3]
+    legacy_pairs = [e for e in final["edges"] if legacy.vpc in {v["vpc"] for v in e["vpcs"]}]
+    mesh_pairs = [e for e in final["edges"] if e not in legacy_pairs]
+    connections = {e["connection"] for e in mesh_pairs}
+    story.check(
+        "apply built the mesh in one run, without error",
+        applied.exit_code() == 0 and not applied.all_errors and len(applied.actions) > 0,
+    )
+    story.check(
+        "the second plan: the three pairs in sync, over three connections, nothing to do",
+        [e["state"] for e in mesh_pairs] == ["in-sync"] * 3
+        and len(connections - {None, ""}) == 3
+        and not final["actions"],
+    )
+    story.check(
+        "legacy-vpc's three pairs are refused with CIDR_OVERLAP, and nothing was requested for them",
+        [(e["state"], e["code"]) for e in legacy_pairs] == [("infeasible", "CIDR_OVERLAP")] * 3
+        and not any(e["connection"] for e in legacy_pairs),
+    )
+    for network in members:
+        peers = [other for other in members if other is not network]
+        story.check(
+            f"{network.name}'s table routes {' and '.join(p.cidr for p in peers)} to the mesh's connections",
+            all(route_targets(clients, network.tables[0]).get(p.cidr) in connections for p in peers),
+        )
+    story.check(
+        f"every new VPC has the seed's flow log ({LOG_GROUP})",
+        all(flow_logs_as_seeded(clients, lab, network.vpc) for network in built),
+    )
+
+
+def intent_picture(story: Story, target: Target, intent: Intent, file_name: str) -> None:
+    """``peerkeeper graph --intent FILE --output demo-intent.html``: the lab with the intent drawn."""
+    from peerkeeper import graph  # noqa: PLC0415  (only this chapter draws the intent)
+    from peerkeeper.cli.run import run  # noqa: PLC0415
+    from peerkeeper.fleet import dry_run  # noqa: PLC0415
+    from peerkeeper.intent.run import plan_intent  # noqa: PLC0415
+
+    seen = run(dry_run(target), "graph")
+    observed = graph.observed(seen.account_id, seen.reports, seen.inventories)
+    drawing = graph.intent_overlay(graph.picture(observed, errors=seen.errors), plan_intent(intent, [target]).final)
+    picture = Path.cwd() / "demo-intent.html"
+    graph.write_atomically(picture, graph.render(drawing, "html"))
+    story.console.print(
+        f"  [bold]$ peerkeeper graph --intent {file_name} --output {picture.name}[/bold]: {picture} "
+        "[dim](legacy-vpc's refused pairs dotted, labelled CIDR_OVERLAP; open it in a browser)[/dim]"
+    )
 
 
 def play(story: Story, endpoint: str) -> None:
@@ -536,4 +709,5 @@ def play(story: Story, endpoint: str) -> None:
     chapter_prefix_list_guard(story, pcx)
     stranger_pcx = chapter_stranger(story, endpoint)
     chapter_sweep(story, stranger_pcx)
-    chapter_intent(story)
+    with tempfile.TemporaryDirectory(prefix="peerkeeper-demo-") as directory:
+        chapter_intent(story, endpoint, Path(directory))
