@@ -253,4 +253,3 @@ def test_the_plan_role_trusts_only_the_named_principal_and_is_made_once_per_acco
     parameters = template["Parameters"]
     assert parameters["PlanPrincipalArn"]["Default"] == ""
     assert parameters["PlanRoleName"]["Default"] == ROLE
-
