@@ -192,7 +192,14 @@ def _prefix_list_requests(call: Call, world: World) -> list[Request]:
     return [Request(call.action, _ec2_arn(call.region, world.account_id, "prefix-list", prefix_list))]
 
 
+def _parameter_requests(call: Call, world: World) -> list[Request]:
+    name = str(call.params["Name"])
+    path = name if name.startswith("/") else f"/{name}"
+    return [Request(call.action, f"arn:aws:ssm:{call.region}:{world.account_id}:parameter{path}")]
+
+
 _MODELLED: dict[str, Callable[[Call, World], list[Request]]] = {
+    "ssm:GetParameter": _parameter_requests,
     "ec2:GetManagedPrefixListEntries": _prefix_list_requests,
     "dynamodb:GetItem": _item_requests,
     "dynamodb:UpdateItem": _item_requests,
@@ -236,6 +243,23 @@ def stack_for(template: dict[str, Any], account_id: str, region: str = "us-east-
     stack = Stack(template, region, **parameters)
     stack.pseudo["AWS::AccountId"] = account_id
     return stack
+
+
+def function_ids(template: dict[str, Any]) -> dict[str, str]:
+    """``functions/<name>/`` -> the logical id of the function."""
+    found = {}
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
+            found[properties["CodeUri"].strip("/").rsplit("/", 1)[-1]] = logical_id
+    return found
+
+
+def own_environment(stack: Stack, function_id: str) -> dict[str, str]:
+    """A function's own ``Environment`` (beside the ``Globals``), as CloudFormation would set it."""
+    resource = stack.template["Resources"][function_id]
+    variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+    return {name: str(value) for name, value in stack.value(variables).items()}
 
 
 def function_roles(template: dict[str, Any]) -> dict[str, str]:

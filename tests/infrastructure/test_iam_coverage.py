@@ -27,7 +27,17 @@ from moto.core.authorization import enable_iam_authentication
 from moto.iam import access_control
 
 from peerkeeper.cli.demo.rules import load_template
-from tests.iam import Recorder, World, function_environment, function_roles, refused, stack_for, with_physical
+from tests.iam import (
+    Recorder,
+    World,
+    function_environment,
+    function_ids,
+    function_roles,
+    own_environment,
+    refused,
+    stack_for,
+    with_physical,
+)
 from tests.integration.test_sync_dns import private_zone
 from tests.reliability.conftest import LB, LOG_GROUP, RECORD, ZONE_NAME, build_world, function_of
 from tests.reliability.conftest import World as Lab
@@ -53,6 +63,7 @@ PARAMETERS = {
     "NotificationTopicArn": TOPIC,
     "FlowLogGroupName": LOG_GROUP,
     "CreateFlowLogRole": "false",
+    "IntentParameterName": "/peerkeeper/intent",
 }
 # The stack's own resources the functions use, as the test creates them in moto.
 TABLE = "peerkeeper-conflicts-told"
@@ -60,8 +71,19 @@ PHYSICAL = {
     "<ConflictsToldTable.Arn>": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}",
     "<ConflictsToldTable>": TABLE,
 }
+
+
 # function folder -> what it needs in the world beyond tests/reliability's (one line per function).
-WORLD_FOR: dict[str, Callable[[Lab], None]] = {}
+def intent_file(world: Lab) -> None:
+    """A mesh of web-vpc and db-vpc (peered, active): intent reads the file and routes what is missing."""
+    members = f"[{{vpc: {world.lab.web_vpc}}}, {{vpc: {world.db_vpc}}}]"
+    text = f"version: 1\nnetworks:\n  core:\n    topology: mesh\n    members: {members}\n"
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=PARAMETERS["IntentParameterName"], Value=text, Type="String"
+    )
+
+
+WORLD_FOR: dict[str, Callable[[Lab], None]] = {"intent": intent_file}
 EVENTS = event_names()
 
 
@@ -196,7 +218,10 @@ def test_every_call_is_granted_by_the_functions_role(
     event_name, world, recorder, moto_denials, template, roles, lambda_context, monkeypatch
 ):
     function = function_of(event_name)
-    statements = with_physical(stack_for(template, ACCOUNT, **PARAMETERS).role_statements(roles[function]), PHYSICAL)
+    stack = stack_for(template, ACCOUNT, **PARAMETERS)
+    statements = with_physical(stack.role_statements(roles[function]), PHYSICAL)
+    for name, value in own_environment(stack, function_ids(template)[function]).items():
+        monkeypatch.setenv(name, value)
     # The function runs as a moto role holding its template policies' actions, moto enforcing them.
     for name, value in role_session(roles[function], moto_role_policy(statements)).items():
         monkeypatch.setenv(name, value)
