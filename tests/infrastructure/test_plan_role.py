@@ -11,7 +11,6 @@ global) are checked on the template.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ import pytest
 # Powertools' logger keeps the sys.stdout of its import: import it outside any captured test.
 import peerkeeper.observability  # noqa: F401
 from peerkeeper.cli import app, common
-from peerkeeper.cli.demo import emulator as demo_emulator
 from peerkeeper.cli.demo import lab as demo_lab
 from peerkeeper.cli.demo.rules import load_template
 from tests.integration.test_fleet import in_account
@@ -73,12 +71,6 @@ def role_calls(monkeypatch: pytest.MonkeyPatch) -> RoleCalls:
     return recorder
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with demo_emulator.emulator() as url:
-        yield url
-
-
 def build_member_world(endpoint: str) -> str:
     clients = in_account(endpoint, MEMBER)
     lab = demo_lab.build_lab(clients, endpoint)
@@ -120,11 +112,14 @@ def test_the_plan_role_allows_exactly_the_reads_of_plan(endpoint, plan_role, rol
 
     role_calls.recording = True
     code = app.main([*args, "--json", "--allowed-accounts", MEMBER])
+    graphed = app.main(["graph", *args[1:], "--allowed-accounts", MEMBER])  # the same reads, drawn
     role_calls.recording = False
 
     assert code == common.EXIT_DRIFT, capsys.readouterr().err
+    assert graphed == common.EXIT_OK, capsys.readouterr().err
     assert "elasticloadbalancing:DescribeLoadBalancers" in role_calls.actions  # the DNS paths ran
     assert "route53:ListResourceRecordSets" in role_calls.actions
+    assert "cloudformation:DescribeStacks" in role_calls.actions  # each account's own policy
     assert role_calls.actions == policy_actions(plan_role) - why_only_actions(plan_role)
     assert not any(
         action.split(":")[1].startswith(("Create", "Replace", "Accept", "Reject", "Change", "Delete"))
@@ -240,19 +235,21 @@ def test_the_plan_role_allows_the_reads_of_why_in_its_account(endpoint, plan_rol
                    for action in why_only_actions(plan_role))  # fmt: skip
 
 
-def test_the_plan_role_trusts_only_the_given_account_and_is_made_once_per_account(template, plan_role):
+def test_the_plan_role_trusts_only_the_named_principal_and_is_made_once_per_account(template, plan_role):
     assert plan_role["Condition"] == "CreatePlanRole"
     condition = template["Conditions"]["CreatePlanRole"]
     assert condition == {
         "Fn::And": [
-            {"Fn::Not": [{"Fn::Equals": [{"Ref": "PlanRoleTrustedAccount"}, ""]}]},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "PlanPrincipalArn"}, ""]}]},
             {"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "PlanRoleRegion"}]},
         ]
     }
-    (statement,) = plan_role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${PlanRoleTrustedAccount}:root"}}
+    # One named principal (never an account's root), which must say who it is (SourceIdentity).
+    assume, set_identity = plan_role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert assume["Principal"] == set_identity["Principal"] == {"AWS": {"Ref": "PlanPrincipalArn"}}
+    assert (assume["Action"], set_identity["Action"]) == ("sts:AssumeRole", "sts:SetSourceIdentity")
+    assert assume["Condition"] == {"Null": {"sts:SourceIdentity": "false"}}
     assert plan_role["Properties"]["RoleName"] == {"Ref": "PlanRoleName"}
     parameters = template["Parameters"]
-    assert parameters["PlanRoleTrustedAccount"]["Default"] == ""
+    assert parameters["PlanPrincipalArn"]["Default"] == ""
     assert parameters["PlanRoleName"]["Default"] == ROLE

@@ -570,6 +570,9 @@ GOOD = {
     "FlowLogGroupName": ["flow-logs-group", "/vpc/flow-logs"],
     "FlowLogRoleName": ["flow-log-role", "flow-log-role-eu-west-1"],
     "PlanRoleName": ["peerkeeper-plan", "peerkeeper_plan@org"],
+    "PlanPrincipalArn": ["arn:aws:iam::111122223333:role/network-admin", "arn:aws:iam::111122223333:user/ops/alice"],
+    "OperatorPrincipalArn": ["arn:aws:iam::111122223333:role/ci/peerkeeper-apply"],
+    "OperatorRoleName": ["peerkeeper-operator"],
     "PlanRoleRegion": ["us-east-1", "eu-central-1"],
     "SweepSchedule": ["rate(15 minutes)", "rate(1 hour)", "rate(1 minute)"],
     "PrivateZoneName": ["elb.lab.private"],
@@ -599,6 +602,8 @@ BAD = {
         "eu-west-1,eu-west-2,eu-west-3,eu-north-1,eu-south-1,eu-central-1",
     ],
     "FlowLogRoleName": ["role/x", ""],
+    "PlanPrincipalArn": ["arn:aws:iam::111122223333:root", "111122223333", "arn:aws:iam::111122223333:role/*"],
+    "OperatorPrincipalArn": ["arn:aws:iam::111122223333:root", "arn:aws:sts::111122223333:assumed-role/x/y"],
     "SweepSchedule": ["cron(0/15 * * * ? *)", "rate(1 minutes)", "rate(0 minutes)"],
     "NotificationTopicArn": ["arn:aws:sns:us-east-1:111122223333:*", "arn:aws:sqs:us-east-1:111122223333:q"],
     "NotificationTopicKeyArn": [

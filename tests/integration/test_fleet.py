@@ -220,7 +220,7 @@ def test_apply_accounts_converges_the_reachable_ones_and_exits_1_for_the_refused
     sts.refused.add(c)
     args = ["--endpoint-url", endpoint, "--account", b, "--account", c, "--role-name", ROLE]
 
-    assert app.main(["apply", "--yes", *args]) == common.EXIT_ERROR
+    assert app.main(["apply", "--yes", *args, "--policy-from-environment"]) == common.EXIT_ERROR
 
     assert vpc_b in flow_logged_vpcs(endpoint, b)  # b went on despite c
     assert flow_logged_vpcs(endpoint, ACCOUNT) == set()  # the caller's own account was not asked for

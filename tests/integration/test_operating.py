@@ -207,10 +207,11 @@ def test_a_saved_plan_of_another_region_is_refused_before_any_change(lab, pcx, c
 
 def test_a_fleets_saved_plan_is_applied_in_its_accounts_and_regions(lab, pcx, capsys, tmp_path):
     saved = tmp_path / "plan.json"
-    run(capsys, "plan", "--account", ACCOUNT, "--role-name", ROLE, "--out", str(saved))
+    mine = "--policy-from-environment"  # no deployed stack here: the caller's settings (test_fleet_policy.py)
+    run(capsys, "plan", "--account", ACCOUNT, "--role-name", ROLE, "--out", str(saved), mine)
     assert json.loads(saved.read_text())["accounts"] == [ACCOUNT]
 
-    code, out, _ = run(capsys, "apply", "--plan", str(saved), "--role-name", ROLE)  # accounts from the plan
+    code, out, _ = run(capsys, "apply", "--plan", str(saved), "--role-name", ROLE, mine)  # accounts from the plan
 
     assert code == common.EXIT_OK
     assert f"done routes create-route {lab.web_tables[0]} 10.1.0.0/16 -> {pcx} in {REGION} (account {ACCOUNT})" in out
@@ -325,7 +326,7 @@ def test_org_apply_needs_yes_off_a_terminal_and_does_not_ask_with_it(organisatio
     assert code == common.EXIT_ERROR
     assert "pass --yes" in one_line_error(err)
 
-    code, out, _ = run(capsys, "apply", "--org", "--role-name", ROLE, "--yes")
+    code, out, _ = run(capsys, "apply", "--org", "--role-name", ROLE, "--yes", "--policy-from-environment")
 
     assert code == common.EXIT_OK
     assert "done flow_logs create-flow-logs vpc-" in out

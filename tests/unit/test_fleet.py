@@ -105,3 +105,22 @@ def test_every_page_of_list_accounts_and_only_active_accounts():
 
         assert fleet.organization_accounts(clients, "us-east-1") == ["111111111111", "333333333333"]
         stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("arn", "source", "session"),
+    [
+        ("arn:aws:iam::111122223333:user/ops/alice", "alice", "peerkeeper-alice"),
+        (
+            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b/bob@example.com",
+            "AWSReservedSSO_Admin_0a1b",
+            "peerkeeper-bob@example.com",
+        ),
+        ("arn:aws:iam::111122223333:root", "root", "peerkeeper-root"),
+        ("arn:aws-cn:sts::111122223333:federated-user/carol", "carol", "peerkeeper-carol"),
+        ("arn:aws:sts::111122223333:assumed-role/ci/" + "x" * 64, "ci", "peerkeeper-" + "x" * 53),
+        ("arn:aws:sts::111122223333:assumed-role/ci/i-0abc:1", "ci", "peerkeeper-i-0abc-1"),
+    ],
+)
+def test_the_session_names_the_caller(arn, source, session):
+    assert fleet.identity_of(arn) == fleet.Identity(source, session)

@@ -134,6 +134,10 @@ class Clients:
     def sts(self, region: str) -> STSClient:
         return self._client("sts", region)  # type: ignore[no-any-return]
 
+    def cloudformation(self, region: str) -> Any:
+        # The CLI reads each account's deployed stack (its policy) with it; the functions never do.
+        return self._client("cloudformation", region)
+
     def organizations(self, region: str) -> OrganizationsClient:
         # A global service: botocore resolves the partition's one endpoint from any of its regions.
         return self._client("organizations", region)  # type: ignore[no-any-return]

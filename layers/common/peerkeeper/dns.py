@@ -339,8 +339,29 @@ def _hosted_zones(route53: Route53Client) -> list[HostedZone]:
     return zones
 
 
-def _with_vpcs(route53: Route53Client, zones: list[HostedZone], records: Iterable[DnsRecord]) -> list[HostedZone]:
-    """Read the VPC associations of private namesakes: the only case where they decide the zone."""
+def _changed_zones(route53: Route53Client, zone_ids: Collection[str]) -> dict[str, HostedZone]:
+    """The zones an event names, with their names and VPCs (one GetHostedZone each); a deleted one is left out."""
+    found: dict[str, HostedZone] = {}
+    for zone_id in sorted(zone_ids):
+        try:
+            found[zone_id] = _read_zone(route53, zone_id)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchHostedZone":
+                raise
+    return found
+
+
+def _with_vpcs(
+    route53: Route53Client,
+    zones: list[HostedZone],
+    records: Iterable[DnsRecord],
+    known: Mapping[str, HostedZone] | None = None,
+) -> list[HostedZone]:
+    """Read the VPC associations of private namesakes: the only case where they decide the zone.
+
+    ``known`` zones were read with their VPCs already (the zones an event named): not read again.
+    """
+    known = known or {}
     private = [zone for zone in zones if zone.private]
     contested: set[str] = set()
     for pair in records:
@@ -348,7 +369,7 @@ def _with_vpcs(route53: Route53Client, zones: list[HostedZone], records: Iterabl
         namesakes = [zone.id for zone in private if zone.name == name]
         if len(namesakes) > 1:
             contested.update(namesakes)
-    return [_read_zone(route53, zone.id) if zone.id in contested else zone for zone in zones]
+    return [known.get(zone.id) or _read_zone(route53, zone.id) if zone.id in contested else zone for zone in zones]
 
 
 def _read_zone(route53: Route53Client, zone_id: str) -> HostedZone:
@@ -399,10 +420,16 @@ def observe(env: Env, scope: Scope) -> DnsWorld:
         return DnsWorld(region=region, records=())
     env.inventory.deadline.check("ListHostedZonesByName", pages=0)  # Route 53's reads are not the inventory's
     route53 = env.clients.route53(region)
-    zones = _hosted_zones(route53)
+    changed: dict[str, HostedZone] = {}
     if scope.zone_ids and not scope.whole_region:
-        records = tuple(pair for pair in records if _touches(pair, zones, scope.zone_ids))
-    zones = _with_vpcs(route53, zones, records)
+        # Route 53's budget is the account's (5 requests/s): a change in a zone that can hold no
+        # managed name (ExternalDNS at work elsewhere) costs one GetHostedZone, never the listing.
+        changed = _changed_zones(route53, scope.zone_ids)
+        records = tuple(pair for pair in records if _touches(pair, changed.values(), changed))
+        if not records:
+            return DnsWorld(region=region, records=())
+    zones = _hosted_zones(route53)  # once per invocation, and only when a managed name may have moved
+    zones = _with_vpcs(route53, zones, records, changed)
     own_vpcs = _own_vpcs(env, region, zones)
     chosen = {pair: choose_zone(pair.record, zones, own_vpcs, region).zone for pair in records}
     load_balancers = _load_balancers(env.clients, [pair for pair, zone in chosen.items() if zone], region)

@@ -12,9 +12,10 @@ Nothing here draws or parses flags: :mod:`peerkeeper.cli` does, through the call
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -27,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from peerkeeper.clients import Clients
 from peerkeeper.events import Scope
 from peerkeeper.inventory import organization_accounts as active_accounts
-from peerkeeper.settings import DRY_RUN, Settings
+from peerkeeper.settings import DRY_RUN, Settings, SettingsError
 
 if TYPE_CHECKING:
     from peerkeeper.inventory import Inventory
@@ -36,17 +37,47 @@ if TYPE_CHECKING:
 
 DEFAULT_PARALLEL = 8  # (account, region) pairs at once; AWS throttles per account and region
 SESSION_NAME = "peerkeeper"
+DEFAULT_STACK_NAME = "peerkeeper"
+# The template parameters that make an account's policy -> the contract variable each one sets.
+STACK_POLICY = {
+    "AllowedPeerAccounts": "ALLOWED_PEER_ACCOUNTS",
+    "AllowedPeerVpcs": "ALLOWED_PEER_VPCS",
+    "AllowedPeerCidrs": "ALLOWED_PEER_CIDRS",
+    "RouteOverAggregates": "ROUTE_OVER_AGGREGATES",
+    "RejectUnlisted": "REJECT_UNLISTED",
+    "DnsRecords": "DNS_RECORDS",
+}
+# Stacks whose parameters are not what runs there (never created, or being deleted).
+_NOT_DEPLOYED = frozenset(
+    {
+        "CREATE_FAILED",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_FAILED",
+        "ROLLBACK_COMPLETE",
+        "DELETE_IN_PROGRESS",
+        "DELETE_FAILED",
+        "DELETE_COMPLETE",
+        "REVIEW_IN_PROGRESS",
+    }
+)
+_NAME_CHARACTERS = re.compile(r"[^\w+=,.@-]")
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 @dataclass(frozen=True)
 class Target:
-    """One account, reached through ``clients``, with validated settings for each region."""
+    """One account, reached through ``clients``, with validated settings for each region.
+
+    ``policy`` says, per region, where the settings' policy comes from (the account's deployed
+    stack, or the caller's settings); ``skipped`` names the regions left out, and why.
+    """
 
     clients: Clients
     account_id: str
     settings: tuple[Settings, ...]
+    policy: Mapping[str, str] = field(default_factory=dict)
+    skipped: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def regions(self) -> list[str]:
@@ -92,6 +123,43 @@ def role_arn(session: boto3.Session, region: str, account_id: str, role_name: st
     return f"arn:{partition}:iam::{account_id}:role/{role_name}"
 
 
+# -- who is asking ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Identity:
+    """What every session peerkeeper opens says about its caller, for the member account's CloudTrail.
+
+    ``source`` (``SourceIdentity``): the caller's user or role name; ``session`` (``RoleSessionName``):
+    ``peerkeeper-<who>``, the user name or, for an assumed role, its session name (often a person's).
+    """
+
+    source: str
+    session: str
+
+
+def _name(text: str) -> str:
+    """A value STS takes as a session name or source identity: 2-64 of ``[\\w+=,.@-]``."""
+    cleaned = _NAME_CHARACTERS.sub("-", text)[:64]
+    return cleaned if len(cleaned) >= 2 else f"{cleaned}--"[:2]
+
+
+def identity_of(arn: str) -> Identity:
+    """The :class:`Identity` of a caller ARN (``GetCallerIdentity``): user, assumed role, root, federated."""
+    resource = arn.split(":", 5)[-1]
+    kind, _, rest = resource.partition("/")
+    if kind == "assumed-role":
+        role, _, session = rest.partition("/")
+        source, who = role, session or role
+    elif rest:
+        source = who = rest.rsplit("/", 1)[-1]
+    else:
+        source = who = kind or "unknown"
+    return Identity(_name(source), _name(f"{SESSION_NAME}-{who}"))
+
+
+def caller_identity(clients: Clients, region: str) -> Identity:
+    return identity_of(clients.sts(region).get_caller_identity()["Arn"])
+
+
 # -- into each account ------------------------------------------------------------------------
 class _AssumedRole(CredentialProvider):
     """Credentials of an assumed role that renew themselves before they expire (botocore refreshes)."""
@@ -107,14 +175,25 @@ class _AssumedRole(CredentialProvider):
         return RefreshableCredentials.create_from_metadata(self._first, self._fetch, self.METHOD)
 
 
-def assume(caller: Target, account_id: str, role_name: str, settings: tuple[Settings, ...]) -> Target:
-    """``caller`` acting in ``account_id`` through ``role_name`` (raises the AWS error when refused)."""
+def assume(
+    caller: Target, account_id: str, role_name: str, settings: tuple[Settings, ...], identity: Identity | None = None
+) -> Target:
+    """``caller`` acting in ``account_id`` through ``role_name`` (raises the AWS error when refused).
+
+    The session carries ``identity``: its name, and ``SourceIdentity`` (which the templates' roles
+    require, and which AWS keeps through any role chained from it).
+    """
     region = settings[0].region
     arn = role_arn(caller.clients.session, region, account_id, role_name)
     sts = caller.clients.sts(region)
 
     def fetch() -> dict[str, str]:
-        credentials = sts.assume_role(RoleArn=arn, RoleSessionName=SESSION_NAME)["Credentials"]
+        if identity is None:
+            credentials = sts.assume_role(RoleArn=arn, RoleSessionName=SESSION_NAME)["Credentials"]
+        else:
+            credentials = sts.assume_role(
+                RoleArn=arn, RoleSessionName=identity.session, SourceIdentity=identity.source
+            )["Credentials"]
         expiry: datetime = credentials["Expiration"]
         return {
             "access_key": credentials["AccessKeyId"],
@@ -136,12 +215,13 @@ def reach(
     *,
     parallel: int = DEFAULT_PARALLEL,
     on_done: Callable[[str], None] | None = None,
+    identity: Identity | None = None,
 ) -> tuple[list[Target], list[Unreachable]]:
     """Assume ``role_name`` in every account, ``parallel`` at a time; the refused ones are reported."""
 
     def enter(account_id: str) -> Target:
         try:
-            return assume(caller, account_id, role_name, settings_for(account_id))
+            return assume(caller, account_id, role_name, settings_for(account_id), identity)
         finally:
             if on_done is not None:
                 on_done(account_id)
@@ -153,6 +233,105 @@ def reach(
         else:
             unreachable.append(Unreachable(account_id, f"cannot assume {role_name}: {error}"))
     return targets, unreachable
+
+
+# -- each account's own policy ----------------------------------------------------------------
+def _stack_set_instance(clients: Clients, region: str, stack_name: str) -> str | None:
+    """The one live stack named ``StackSet-<stack_name>-<id>`` (how a StackSet names its instances)."""
+    prefix = f"StackSet-{stack_name}-"
+    names = [
+        str(summary["StackName"])
+        for page in clients.cloudformation(region).get_paginator("list_stacks").paginate()
+        for summary in page.get("StackSummaries", [])
+        if str(summary.get("StackName", "")).startswith(prefix) and summary.get("StackStatus") not in _NOT_DEPLOYED
+    ]
+    return names[0] if len(names) == 1 else None
+
+
+def stack_parameters(clients: Clients, region: str, stack_name: str) -> dict[str, str] | None:
+    """The parameters of the deployed stack ``stack_name`` in ``region``; ``None`` when there is none.
+
+    A stack of that name, else the StackSet instance of a stack set of that name (its stacks are
+    named ``StackSet-<set>-<id>``, different in every account and region).
+    """
+    cloudformation = clients.cloudformation(region)
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        if details.get("Code") != "ValidationError" or "does not exist" not in str(details.get("Message", "")):
+            raise
+        instance = _stack_set_instance(clients, region, stack_name)
+        if instance is None:
+            return None
+        stacks = cloudformation.describe_stacks(StackName=instance)["Stacks"]
+    deployed = [stack for stack in stacks if stack.get("StackStatus") not in _NOT_DEPLOYED]
+    if not deployed:
+        return None
+    return {
+        str(item["ParameterKey"]): str(item.get("ResolvedValue") or item.get("ParameterValue") or "")
+        for item in deployed[0].get("Parameters") or ()
+    }
+
+
+def stack_policy(settings: Settings, parameters: Mapping[str, str], account_id: str) -> Settings:
+    """``settings`` with the policy a stack's ``parameters`` give (validated as the function would).
+
+    A parameter the stack does not list has the template's default, which is the variable's; an
+    empty ``AllowedPeerAccounts`` means the account itself, as in the template.
+    """
+    environ = {"AWS_REGION": settings.region}
+    environ |= {variable: parameters[name] for name, variable in STACK_POLICY.items() if name in parameters}
+    if not environ.get("ALLOWED_PEER_ACCOUNTS", "").strip():
+        environ["ALLOWED_PEER_ACCOUNTS"] = account_id
+    deployed = Settings.from_env(environ)
+    return replace(
+        settings,
+        allowed_peer_accounts=deployed.allowed_peer_accounts,
+        allowed_peer_vpcs=deployed.allowed_peer_vpcs,
+        allowed_peer_cidrs=deployed.allowed_peer_cidrs,
+        route_over_aggregates=deployed.route_over_aggregates,
+        reject_unlisted=deployed.reject_unlisted,
+        dns_records=deployed.dns_records,
+    )
+
+
+def with_stack_policies(
+    targets: Sequence[Target], stack_name: str, *, skip_without: bool, parallel: int = DEFAULT_PARALLEL
+) -> list[Target]:
+    """Each target under its own deployed policy, region by region (accounts in parallel).
+
+    A region without the stack keeps the caller's settings (said in ``policy``) or, with
+    ``skip_without`` (``apply``), is left out (said in ``skipped``). A stack that cannot be read
+    (the role may not ``DescribeStacks``, a malformed parameter) is the same as none, with the reason.
+    """
+
+    def own(target: Target) -> Target:
+        kept: list[Settings] = []
+        policy: dict[str, str] = {}
+        skipped: dict[str, str] = {}
+        for settings in target.settings:
+            try:
+                parameters = stack_parameters(target.clients, settings.region, stack_name)
+                why = f"no stack {stack_name} in {settings.region}"
+            except (ClientError, BotoCoreError) as error:
+                parameters, why = None, f"cannot read stack {stack_name}: {describe(error)}"
+            if parameters is not None:
+                try:
+                    kept.append(stack_policy(settings, parameters, target.account_id))
+                    policy[settings.region] = f"stack {stack_name}"
+                    continue
+                except SettingsError as error:
+                    why = f"stack {stack_name}: {error}"
+            if skip_without:
+                skipped[settings.region] = f"skipped: {why} (--policy-from-environment uses your settings)"
+            else:
+                kept.append(settings)
+                policy[settings.region] = f"your settings: {why}"
+        return replace(target, settings=tuple(kept), policy=policy, skipped=skipped)
+
+    found = fan_out(targets, own, parallel)
+    return [value if value is not None else target for target, (value, _) in zip(targets, found, strict=True)]
 
 
 # -- across them ------------------------------------------------------------------------------
@@ -238,8 +417,6 @@ def reconcile(
 
 
 def dry_run(target: Target) -> Target:
-    from dataclasses import replace  # noqa: PLC0415
-
     return replace(target, settings=tuple(replace(s, mode=DRY_RUN) for s in target.settings))
 
 

@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from peerkeeper.clients import Clients
 from peerkeeper.deadline import Deadline, DeadlineReached
 from peerkeeper.events import Scope
+from peerkeeper.inventory import BULK_READS
 from peerkeeper.model import Action, Finding, Plan
 from peerkeeper.observability import logger, metrics
 from peerkeeper.reconcile import Env, Executor, Pacer, Report, ResourceResult, classify, execute
@@ -68,6 +69,15 @@ CONCERN_LOADERS: dict[str, Callable[[], Concern]] = {
     FLOW_LOGS: _flow_logs,
     DNS: _dns,
 }
+# The region-wide listings (inventory.BULK_READS) each concern reads for a whole-region scope, known
+# without importing it: a bulk read loads no more than its concerns need, since each function's role
+# grants only its concerns' describes (a DeleteFlowLogs event must not list route tables).
+CONCERN_BULK_READS: dict[str, tuple[str, ...]] = {
+    PEERING: ("vpcs", "peerings"),
+    ROUTES: ("vpcs", "route_tables", "peerings"),
+    FLOW_LOGS: ("vpcs", "flow_logs"),
+    DNS: (),  # sync_dns reads the VPCs of its zones by id (inventory.vpcs), and Route 53 outside the inventory
+}
 CONCERNS: dict[str, Concern] = {}  # the concerns loaded so far (tests may put a stand-in here)
 
 
@@ -76,6 +86,12 @@ def concern(name: str) -> Concern:
     if name not in CONCERNS:
         CONCERNS[name] = CONCERN_LOADERS[name]()
     return CONCERNS[name]
+
+
+def bulk_reads(concerns: Sequence[str]) -> list[str]:
+    """The region-wide listings ``concerns`` need, in inventory order (nothing for an unknown name)."""
+    wanted = {kind for name in concerns for kind in CONCERN_BULK_READS.get(name, ())}
+    return [kind for kind in BULK_READS if kind in wanted]
 
 
 @dataclass
@@ -190,14 +206,10 @@ def reconcile(
 
 
 def _load_region(run: Run, scope: Scope, concerns: Sequence[str]) -> None:
-    """The sweep observes in bulk: every listing of the region at once, then each concern reads memory."""
-    kinds = ["vpcs"]
-    if PEERING in concerns or ROUTES in concerns:
-        kinds.append("peerings")
-    if ROUTES in concerns:
-        kinds.append("route_tables")
-    if FLOW_LOGS in concerns:
-        kinds.append("flow_logs")
+    """The sweep observes in bulk: every listing its concerns need at once, then each concern reads memory."""
+    kinds = bulk_reads(concerns)
+    if not kinds:
+        return
     try:
         run.env.inventory.load_region(scope.region, kinds)
     except DeadlineReached:

@@ -25,7 +25,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from peerkeeper.clients import Clients
-from peerkeeper.fleet import DEFAULT_PARALLEL, Target
+from peerkeeper.fleet import DEFAULT_PARALLEL, DEFAULT_STACK_NAME, Target
 from peerkeeper.settings import DRY_RUN, Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -270,6 +270,20 @@ def fleet_options(parser: argparse.ArgumentParser) -> None:
     accounts.add_argument("--role-name", metavar="NAME", help="the role to assume in each account")
     accounts.add_argument(
         "--exclude-account", action="append", metavar="ID", help="leave this account out (repeatable)"
+    )
+    accounts.add_argument(
+        "--stack-name",
+        default=DEFAULT_STACK_NAME,
+        metavar="NAME",
+        help=(
+            f"each account's deployed stack (default {DEFAULT_STACK_NAME}): its policy parameters win over yours; "
+            "apply skips a region without it, plan uses your settings there and says so"
+        ),
+    )
+    accounts.add_argument(
+        "--policy-from-environment",
+        action="store_true",
+        help="use your settings (flags, environment) in every account instead of each account's stack",
     )
     accounts.add_argument(
         "--parallel",

@@ -197,9 +197,13 @@ def _print_entries(doc: Mapping[str, Any]) -> None:
     """A fleet's (account, region) pairs: their state and counts; the accounts it could not enter."""
     for entry in doc["entries"]:
         state = "error" if entry["errors"] else "drift" if entry["counts"]["actions"] else "in sync"
+        state = "skipped" if entry.get("skipped") and not entry["errors"] else state
         line = f"{state}: account {entry['account']} in {entry['region']}: {_counts(entry['counts'])}"
         sys.stdout.write(one_line(line) + "\n")
         sys.stdout.writelines(one_line(f"error: {error}") + "\n" for error in entry["errors"])
+        note = _policy_note(entry)
+        if note:
+            sys.stdout.write(one_line(f"policy: account {entry['account']} in {entry['region']}: {note}") + "\n")
     for item in doc["unreachable"]:
         sys.stdout.write(one_line(f"unreachable: account {item['account']}: {item['reason']}") + "\n")
 
@@ -418,6 +422,8 @@ def fleet_entry(result: Result, region: str) -> dict[str, Any]:
         "counts": doc["counts"],
         "concerns": doc["concerns"],
         "errors": doc["errors"],
+        # whose policy judged it: the account's stack, or your settings (and why); a skipped region
+        **{key: doc[key][region] for key in ("policy", "skipped") if region in doc.get(key, {})},
     }
 
 
@@ -552,6 +558,8 @@ def render_accounts(console: Console, doc: Mapping[str, Any], title: str) -> Non
             counts = item["counts"]
             if item["errors"]:
                 state = "[bold red]error:[/bold red] " + escape("; ".join(item["errors"]))
+            elif item.get("skipped"):
+                state = "[yellow]skipped[/yellow]"
             elif counts["actions"]:
                 state = "[cyan]drift[/cyan]"
             else:
@@ -560,6 +568,21 @@ def render_accounts(console: Console, doc: Mapping[str, Any], title: str) -> Non
             table.add_row(escape(account_id) if index == 0 else "", escape(item["region"]), *cells, state)
         table.add_section()
     console.print(table)
+    render_policy_notes(console, doc)
+
+
+def _policy_note(entry: Mapping[str, Any]) -> str:
+    """Why an (account, region) was left out, or judged with the caller's settings instead of its stack."""
+    policy = str(entry.get("policy") or "")
+    return str(entry.get("skipped") or (policy if policy.startswith("your") else ""))
+
+
+def render_policy_notes(console: Console, doc: Mapping[str, Any]) -> None:
+    """Each (account, region) left out, or judged with the caller's settings instead of its stack: one whole line."""
+    for item in doc["entries"]:
+        note = _policy_note(item)
+        if note:
+            console.print(f"{escape(item['account'])} {escape(item['region'])}: {escape(note)}", soft_wrap=True)
 
 
 def render_fleet_summary(console: Console, doc: Mapping[str, Any]) -> None:

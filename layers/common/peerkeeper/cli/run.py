@@ -81,7 +81,12 @@ def resolve_fleet(
         lambda account_id: for_account(caller.settings, account_id, own),
         parallel=args.parallel,
         on_done=on_account,
+        identity=fleet.caller_identity(caller.clients, caller.regions[0]),
     )
+    if not getattr(args, "policy_from_environment", True):
+        # Each account under its own deployed policy: apply where it has none does nothing there.
+        stack_name = getattr(args, "stack_name", fleet.DEFAULT_STACK_NAME)
+        targets = fleet.with_stack_policies(targets, stack_name, skip_without=mode != DRY_RUN, parallel=args.parallel)
     return Fleet(account_ids, caller.regions, targets, unreachable, many=True)
 
 
@@ -99,6 +104,8 @@ class Result:
     reports: dict[str, Report] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # region -> why it could not run at all
     inventories: dict[str, Inventory] = field(default_factory=dict)  # what each region's run read
+    policy: dict[str, str] = field(default_factory=dict)  # region -> whose policy judged it (fleet runs)
+    skipped: dict[str, str] = field(default_factory=dict)  # region -> why it was left out (fleet runs)
     concerns: Sequence[str] = CONCERNS  # those run (CONCERNS / --only): the document lists no other
 
     @property
@@ -116,7 +123,11 @@ class Result:
         reports = {region: self.reports[region]} if region in self.reports else {}
         failures = {region: self.failures[region]} if region in self.failures else {}
         inventories = {region: self.inventories[region]} if region in self.inventories else {}
-        return Result(self.command, self.account_id, self.mode, reports, failures, inventories, self.concerns)
+        policy = {region: self.policy[region]} if region in self.policy else {}
+        skipped = {region: self.skipped[region]} if region in self.skipped else {}
+        return Result(
+            self.command, self.account_id, self.mode, reports, failures, inventories, policy, skipped, self.concerns
+        )
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
@@ -136,16 +147,19 @@ class Result:
                     group[kind].extend(finding.to_dict() for finding in getattr(plan, kind))
         counts = {kind: sum(len(group[kind]) for group in concerns.values()) for kind in ("actions", *FINDING_KINDS)}
         counts["errors"] = len(self.errors)
-        return {
+        regions = [*self.reports, *(r for r in self.failures if r not in self.reports)]
+        document = {
             "command": self.command,
             "account": self.account_id,
             "mode": self.mode,
-            "regions": [*self.reports, *(r for r in self.failures if r not in self.reports)],
-            "in_sync": counts["actions"] == 0 and not self.errors,
+            "regions": [*regions, *(r for r in self.skipped if r not in regions)],
+            "in_sync": counts["actions"] == 0 and not self.errors and not self.skipped,
             "counts": counts,
             "concerns": concerns,
             "errors": self.errors,
         }
+        # Over accounts: whose policy judged each region, and the regions left out (never an error).
+        return document | {key: value for key, value in (("policy", self.policy), ("skipped", self.skipped)) if value}
 
 
 def run_many(
@@ -165,6 +179,8 @@ def run_many(
             command,
             target.account_id,
             target.settings[0].mode if target.settings else DRY_RUN,
+            policy=dict(target.policy),
+            skipped=dict(target.skipped),
             concerns=target.settings[0].enabled(concerns) if target.settings else tuple(concerns),
         )
         for target in targets
