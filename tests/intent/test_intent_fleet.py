@@ -17,7 +17,8 @@ networks:
     members: [{tags: {net: shared}}]
     dns: true
 """
-FLEET = ("--account", ACCOUNT, "--account", PARTNER, "--role-name", "peerkeeper-operator")
+# These accounts have no deployed stack: judge them with this run's settings (else apply skips them).
+FLEET = ("--account", ACCOUNT, "--account", PARTNER, "--role-name", "peerkeeper-operator", "--policy-from-environment")
 REGIONS = ("--region", REGION, "--region", OTHER_REGION)
 
 
