@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from itertools import combinations
 
+import pytest
+
 from tests.intent.conftest import connections, make_vpc, routes
 
 MESH = """\
@@ -224,3 +226,25 @@ def test_a_table_routing_the_peer_through_a_prefix_list_is_left_and_reported(cli
     assert finding["code"] == "ROUTE_CONFLICT"
     assert finding["resource"] == a_tables[1]
     assert calls.count("GetManagedPrefixListEntries") >= 1
+
+
+@pytest.mark.usefixtures("aws")
+def test_allowed_peer_accounts_organization_is_resolved_as_the_functions_resolve_it(cli, configure):
+    """``ALLOWED_PEER_ACCOUNTS=organization`` means the organisation's ACTIVE accounts (read once per
+    run), not the literal word: this account's own pair is feasible once it is in an organisation."""
+    import boto3
+
+    configure(ALLOWED_PEER_ACCOUNTS="organization")
+    make_vpc("10.1.0.0/16", {"net": "prod"})
+    make_vpc("10.2.0.0/16", {"net": "prod"})
+    file = cli.file(MESH)
+
+    code, doc = cli.json("intent", "plan", file)  # no organisation yet: nobody is allowed, and it says why
+    assert code == 2
+    assert [edge["state"] for edge in doc["edges"]] == ["infeasible"]
+    assert doc["edges"][0]["code"] == "NOT_ALLOWED"
+
+    boto3.client("organizations", region_name="us-east-1").create_organization(FeatureSet="ALL")
+    code, doc = cli.json("intent", "plan", file)
+    assert code == 2
+    assert [edge["state"] for edge in doc["edges"]] == ["missing"]

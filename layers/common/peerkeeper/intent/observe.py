@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from peerkeeper.fleet import DEFAULT_PARALLEL, Target, fan_out, units
 from peerkeeper.intent.model import World
-from peerkeeper.inventory import Inventory
+from peerkeeper.inventory import Inventory, organization_accounts
 from peerkeeper.model import Peering, PrefixList, RouteTable, Vpc
 from peerkeeper.settings import Settings
 
@@ -100,13 +102,40 @@ def observe(
     seen: list[Seen] = []
     policies: dict[tuple[str, str], Settings] = {}
     errors: list[str] = []
+    organizations: dict[tuple[str, str | None], frozenset[str] | None] = {}
     for (target, settings), (found, error) in zip(pairs, results, strict=True):
         if found is None:
             errors.append(f"{target.account_id} {settings.region}: {error}")
             continue
         seen.append(found)
-        policies[(found.account_id, found.region)] = settings
+        policies[(found.account_id, found.region)] = trusting(target, settings, organizations, errors)
     return assemble(seen, policies), errors
+
+
+def trusting(
+    target: Target,
+    settings: Settings,
+    organizations: dict[tuple[str, str | None], frozenset[str] | None],
+    errors: list[str],
+) -> Settings:
+    """``settings`` with ``ALLOWED_PEER_ACCOUNTS=organization`` resolved to the ACTIVE accounts, as the
+    functions judge (reconcile.Env.trusting): read once per account and reader role in a run. An
+    organisation that cannot be read allows nobody more (every such pair stays NOT_ALLOWED) and is
+    reported."""
+    if not settings.allow_organization:
+        return settings
+    key = (target.account_id, settings.organization_role_arn)
+    if key not in organizations:
+        try:
+            members = organization_accounts(target.clients, settings.region, settings.organization_role_arn)
+            organizations[key] = frozenset(members)
+        except (ClientError, BotoCoreError) as error:
+            organizations[key] = None
+            errors.append(f"{target.account_id}: the organisation could not be read ({error})")
+    members_found = organizations[key]
+    if members_found is None:
+        return settings
+    return replace(settings, allowed_peer_accounts=settings.allowed_peer_accounts | members_found)
 
 
 def assemble(seen: Sequence[Seen], policies: Mapping[tuple[str, str], Settings]) -> World:
