@@ -207,14 +207,14 @@ def peering_status(ec2: Any, peering_id: str) -> str:
 OTHER_ACCOUNT = "210987654321"
 
 
-def other_account_client(service: str, account: str = OTHER_ACCOUNT) -> Any:
+def other_account_client(service: str, account: str = OTHER_ACCOUNT, region: str = REGION) -> Any:
     """moto: credentials from assume_role into another account id act as that account."""
     credentials = boto3.client("sts", region_name=REGION).assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/partner", RoleSessionName="partner"
     )["Credentials"]
     return boto3.client(
         service,  # type: ignore[call-overload]
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],

@@ -19,7 +19,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from peerkeeper.cli.app import main
-from tests.support import ACCOUNT, REGION
+from tests.support import ACCOUNT, REGION, other_account_client
 
 PARTNER = "210987654321"
 OTHER_REGION = "eu-west-1"
@@ -89,16 +89,7 @@ def calls(aws: None, monkeypatch: pytest.MonkeyPatch) -> Calls:
 def in_account(service: str, account: str = ACCOUNT, region: str = REGION) -> Any:
     if account == ACCOUNT:
         return boto3.client(service, region_name=region)  # type: ignore[call-overload]
-    credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup"
-    )["Credentials"]
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        region_name=region,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    return other_account_client(service, account, region)
 
 
 def make_vpc(cidr: str, tags: dict[str, str], account: str = ACCOUNT, region: str = REGION) -> tuple[str, list[str]]:
