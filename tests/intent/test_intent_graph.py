@@ -3,6 +3,8 @@ connections that join isolated networks marked."""
 
 from __future__ import annotations
 
+import re
+
 from tests.intent.conftest import in_account, make_vpc
 
 FILE = """\
@@ -66,3 +68,8 @@ def test_the_page_draws_declared_pairs_too(cli, calls):
     assert code == 0, err
     assert 'class="edge k-declared"' in out
     assert "declared by prod" in out
+    # The label says what the pair is, not a made-up connection ID (the hover names the two VPCs).
+    label = re.search(r'<text class="elabel k-declared"[^>]*>.*?</text>', out, re.S)
+    assert label is not None
+    spans = re.findall(r"<tspan[^>]*>([^<]*)</tspan>", label.group(0))
+    assert spans == ["missing · declared by prod"]

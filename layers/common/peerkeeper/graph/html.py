@@ -387,7 +387,8 @@ def _edges(picture: Picture, centres: dict[str, Box], space: Room) -> tuple[list
             f'<path class="edge k-{edge.kind}" id="e-{esc(edge.id)}" {data} d="{path}">'
             f"<title>{esc(chr(10).join(edge.details()))}</title></path>"
         )
-        lines = [edge.id, " · ".join((edge.status, *edge.marks))] if label_all else [" · ".join(edge.marks)]
+        # A declared pair has no connection ID yet: its label is the status and marks (the hover names the VPCs).
+        lines = [*edge.heading[:-1], " · ".join((edge.status, *edge.marks))] if label_all else [" · ".join(edge.marks)]
         if any(lines):
             size = (max(len(line) for line in lines) * 6.3 + 6, len(lines) * 12.5 + 2)
             lx, ly = place_label(a, b, index, size, space)
